@@ -1,0 +1,58 @@
+"""features: the study's calendar features (hour, day of week, month, day of year) per hourly row.
+
+With `features.cyclic`, sin/cos encodings are added so that 23:00 sits next to 00:00 and
+31 December next to 1 January.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stages.errors import run_stage
+from stages.files import atomic_path
+from stages.params import load_params
+
+log = logging.getLogger(__name__)
+
+# Calendar feature (the study's names) -> (pandas accessor, first value, period of its cycle).
+CALENDAR = {
+    "hour": ("hour", 0, 24.0),
+    "dayofweek": ("day_of_week", 0, 7.0),
+    "month": ("month", 1, 12.0),
+    "dayofyear": ("day_of_year", 1, 365.25),
+}
+
+
+def add_time_features(frame: pd.DataFrame, cyclic: bool) -> pd.DataFrame:
+    """Return `frame` with calendar features of its `timestamp` column appended."""
+    stamps = frame["timestamp"].dt
+    out = frame.copy()
+    for name, (accessor, _, _) in CALENDAR.items():
+        out[name] = getattr(stamps, accessor).astype(np.int16)
+    if cyclic:
+        for name, (_, first, period) in CALENDAR.items():
+            angle = (2 * np.pi / period) * (out[name].to_numpy(dtype=np.float64) - first)
+            out[f"{name}_sin"] = np.sin(angle).astype(np.float32)
+            out[f"{name}_cos"] = np.cos(angle).astype(np.float32)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("table", type=Path, help="input Parquet from ingest")
+    parser.add_argument("features", type=Path, help="output Parquet")
+    args = parser.parse_args()
+    params = load_params()
+    frame = add_time_features(pd.read_parquet(args.table), params.features.cyclic)
+    with atomic_path(args.features) as tmp:
+        frame.to_parquet(tmp, index=False)
+    log.info("%d rows, columns %s -> %s", len(frame), list(frame.columns), args.features)
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,151 @@
+"""Typed views of params.yaml: one dataclass per section, read once per stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stages.errors import PipelineError
+
+PARAMS_FILE = Path("params.yaml")
+
+
+class ParamsError(PipelineError):
+    """params.yaml is missing a key, has an unknown one, or holds a value out of range."""
+
+
+@dataclass(frozen=True)
+class DataParams:
+    source_dir: str | None
+    kaggle_dataset: str
+    regions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class IngestParams:
+    duplicates: str
+    max_fill_hours: int
+    outlier_ratio: float
+
+    def __post_init__(self) -> None:
+        _check(
+            self.duplicates in ("mean", "first", "last"),
+            "ingest.duplicates",
+            self.duplicates,
+            "one of mean, first, last",
+        )
+        _check(self.max_fill_hours >= 0, "ingest.max_fill_hours", self.max_fill_hours, ">= 0")
+        _check(
+            0 < self.outlier_ratio < 1,
+            "ingest.outlier_ratio",
+            self.outlier_ratio,
+            "between 0 and 1",
+        )
+
+
+@dataclass(frozen=True)
+class FeaturesParams:
+    cyclic: bool
+
+
+@dataclass(frozen=True)
+class WindowParams:
+    lookback: int
+    test_fraction: float
+    val_fraction: float
+
+    def __post_init__(self) -> None:
+        _check(self.lookback >= 1, "window.lookback", self.lookback, ">= 1")
+        _check(
+            0 < self.test_fraction < 1,
+            "window.test_fraction",
+            self.test_fraction,
+            "between 0 and 1",
+        )
+        _check(0 <= self.val_fraction < 1, "window.val_fraction", self.val_fraction, "in [0, 1)")
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    hidden_size: int
+    num_layers: int
+    dropout: float
+    lr: float
+    batch_size: int
+    epochs: int
+    max_windows_per_epoch: int
+    device: str
+
+    def __post_init__(self) -> None:
+        for name in ("hidden_size", "num_layers", "batch_size", "epochs"):
+            _check(getattr(self, name) >= 1, f"train.{name}", getattr(self, name), ">= 1")
+        _check(0 <= self.dropout < 1, "train.dropout", self.dropout, "in [0, 1)")
+        _check(self.lr > 0, "train.lr", self.lr, "> 0")
+        _check(
+            self.max_windows_per_epoch >= 0,
+            "train.max_windows_per_epoch",
+            self.max_windows_per_epoch,
+            ">= 0 (0 = all)",
+        )
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    batch_size: int
+    plot_hours: int
+
+
+@dataclass(frozen=True)
+class Params:
+    seed: int
+    data: DataParams
+    ingest: IngestParams
+    features: FeaturesParams
+    window: WindowParams
+    train: TrainParams
+    evaluate: EvaluateParams
+
+
+def _check(ok: bool, key: str, value: Any, expected: str) -> None:
+    if not ok:
+        raise ParamsError(f"params.yaml: {key} = {value!r}, expected {expected}")
+
+
+def _section(cls: type, raw: dict[str, Any], name: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ParamsError(f"params.yaml: section '{name}' is missing or not a mapping")
+    expected = {f.name for f in fields(cls)}
+    missing, unknown = expected - raw.keys(), raw.keys() - expected
+    if missing or unknown:
+        raise ParamsError(
+            f"params.yaml: section '{name}': missing {sorted(missing)}, unknown {sorted(unknown)}"
+        )
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+    return cls(**values)
+
+
+def parse_params(raw: dict[str, Any]) -> Params:
+    """Build typed params from the parsed YAML, naming the first key that is wrong."""
+    classes = {
+        "data": DataParams,
+        "ingest": IngestParams,
+        "features": FeaturesParams,
+        "window": WindowParams,
+        "train": TrainParams,
+        "evaluate": EvaluateParams,
+    }
+    if "seed" not in raw:
+        raise ParamsError("params.yaml: 'seed' is missing")
+    return Params(
+        seed=int(raw["seed"]),
+        **{name: _section(cls, raw.get(name), name) for name, cls in classes.items()},
+    )
+
+
+def load_params(path: Path = PARAMS_FILE) -> Params:
+    """Read and check params.yaml (stages run from the repository root)."""
+    with path.open() as f:
+        return parse_params(yaml.safe_load(f) or {})

@@ -1,0 +1,98 @@
+"""MLflow tracking for the stages: one store per user repository, tagged with git and DVC context.
+
+The store defaults to a SQLite file at the root of the user's repository (MLFLOW_TRACKING_URI
+overrides it for a team server). Stages of `dvc exp run --temp` and of the experiment queue run in a
+temporary copy of the repository, so the store is resolved against the user's repository, not the
+copy. MLflow's first-time database creation races when two queued experiments start together, so
+it runs under a file lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # nothing leaves the machine
+
+import mlflow
+from mlflow import MlflowClient
+
+from stages.files import user_repo_root
+
+DEFAULT_EXPERIMENT = "pjm-load-forecasting"
+STORE_FILE = "mlflow.db"
+ARTIFACT_DIR = "mlartifacts"
+LOCK_FILE = ".mlflow.lock"
+
+
+def tracking_uri(repo_root: Path) -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{repo_root / STORE_FILE}"
+
+
+def git_commit(cwd: Path) -> str | None:
+    """The commit the run's code comes from (the baseline commit inside a DVC experiment)."""
+    if rev := os.environ.get("DVC_EXP_BASELINE_REV"):
+        return rev
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip()
+
+
+def run_tags(cwd: Path) -> dict[str, str]:
+    """Tags that tie a run to its code and its DVC experiment and stage."""
+    tags = {
+        "mlflow.source.git.commit": git_commit(cwd),
+        "dvc.exp_name": os.environ.get("DVC_EXP_NAME"),
+        "dvc.stage": os.environ.get("DVC_STAGE"),
+    }
+    return {key: value for key, value in tags.items() if value}
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def experiment_id(repo_root: Path) -> str:
+    """Point MLflow at the store and return the experiment's id, creating both on first use."""
+    mlflow.set_tracking_uri(tracking_uri(repo_root))
+    name = os.environ.get("MLFLOW_EXPERIMENT_NAME", DEFAULT_EXPERIMENT)
+    with _locked(repo_root / LOCK_FILE):
+        client = MlflowClient()
+        experiment = client.get_experiment_by_name(name)
+        if experiment is not None:
+            return experiment.experiment_id
+        # A team server keeps its own artifact store; the local store keeps them beside it.
+        local = "MLFLOW_TRACKING_URI" not in os.environ
+        artifacts = (repo_root / ARTIFACT_DIR).as_uri() if local else None
+        return client.create_experiment(name, artifact_location=artifacts)
+
+
+def start_run(run_name: str | None = None, run_id: str | None = None) -> mlflow.ActiveRun:
+    """Start (or, given `run_id`, resume) a run in the user's repository store."""
+    cwd = Path.cwd()
+    exp_id = experiment_id(user_repo_root(cwd))
+    if run_id is not None:
+        return mlflow.start_run(run_id=run_id)
+    return mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=run_tags(cwd))
+
+
+def run_exists(run_id: str) -> bool:
+    try:
+        MlflowClient().get_run(run_id)
+    except mlflow.exceptions.MlflowException:
+        return False
+    return True

@@ -1,0 +1,40 @@
+"""Small load series made by the tests themselves, written in the raw files' format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def load_series(start: str, hours: int, seed: int = 0, base: float = 1000.0) -> pd.Series:
+    """Hourly load with daily and weekly cycles and a little noise, indexed by local time."""
+    index = pd.date_range(start, periods=hours, freq="h")
+    t = np.arange(hours)
+    rng = np.random.default_rng(seed)
+    load = (
+        base
+        + 0.2 * base * np.sin(2 * np.pi * (t % 24) / 24)
+        + 0.05 * base * np.sin(2 * np.pi * t / (24 * 7))
+        + rng.normal(0, 0.01 * base, hours)
+    )
+    return pd.Series(load.round(1), index=index)
+
+
+def raw_frame(region: str, series: pd.Series) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "Datetime": series.index.strftime("%Y-%m-%d %H:%M:%S"),
+            f"{region}_MW": series.to_numpy(),
+        }
+    )
+
+
+def write_region_csv(directory: Path, region: str, series: pd.Series, seed: int = 0) -> Path:
+    """Write `series` as <REGION>_hourly.csv, rows shuffled as in the real files."""
+    directory.mkdir(parents=True, exist_ok=True)
+    frame = raw_frame(region, series).sample(frac=1.0, random_state=seed)
+    path = directory / f"{region}_hourly.csv"
+    frame.to_csv(path, index=False)
+    return path

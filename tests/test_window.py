@@ -1,0 +1,79 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from stages.batches import gather
+from stages.errors import PipelineError
+from stages.params import WindowParams
+from stages.window import build_windows, label_rows, split_codes, window_region
+
+
+def hours(*spans: tuple[str, int]) -> np.ndarray:
+    return np.concatenate([pd.date_range(s, periods=n, freq="h").to_numpy() for s, n in spans])
+
+
+def test_labels_need_a_full_lookback_of_consecutive_hours():
+    # 6 hours, a 2-hour hole, then 4 hours: with lookback 3 only rows 3-5 and 9 can be labels.
+    stamps = hours(("2018-01-01 00:00", 6), ("2018-01-01 08:00", 4))
+    assert label_rows(stamps, 3).tolist() == [3, 4, 5, 9]
+
+
+def test_split_takes_test_then_validation_from_the_end():
+    codes = split_codes(100, test_fraction=0.1, val_fraction=0.2)
+    assert (codes == 2).sum() == 10 and (codes[-10:] == 2).all()
+    assert (codes == 1).sum() == 18 and (codes[72:90] == 1).all()
+    assert (codes[:72] == 0).all()
+
+
+def test_study_split_uses_int_of_ten_percent():
+    assert (split_codes(1009, 0.1, 0.0) == 2).sum() == 100
+
+
+def test_scaler_sees_only_the_training_part():
+    n, lookback = 40, 4
+    values = np.arange(n, dtype=np.float64)[:, None]
+    values[-5:] = 1e6  # only in the test part
+    stamps = hours(("2018-01-01", n))
+    scaled, labels, codes, scaler = window_region(values, stamps, WindowParams(lookback, 0.25, 0.0))
+    last_train_label = labels[codes == 0][-1]
+    assert scaler.data_max_[0] == last_train_label  # values[i] == i in the training part
+    assert scaled[: last_train_label + 1].max() == pytest.approx(1.0)
+    assert scaled[-1, 0] > 1.0  # test values may leave [0, 1]: they were not seen
+
+
+def test_window_and_label_alignment_against_a_hand_built_example():
+    series = torch.tensor([[float(i), 10.0 * i] for i in range(8)])  # (rows, 2 features)
+    inputs, labels = gather(series, torch.tensor([3, 7]), lookback=3)
+    assert inputs.shape == (2, 3, 2)
+    assert inputs[0].tolist() == [[0.0, 0.0], [1.0, 10.0], [2.0, 20.0]]
+    assert inputs[1, :, 0].tolist() == [4.0, 5.0, 6.0]
+    assert labels.tolist() == [3.0, 7.0]  # the load (first feature) of the next hour
+
+
+def features_frame(region: str, n: int, start: str = "2018-01-01") -> pd.DataFrame:
+    stamps = pd.date_range(start, periods=n, freq="h")
+    return pd.DataFrame(
+        {
+            "region": region,
+            "timestamp": stamps,
+            "load_mw": np.arange(n, dtype=np.float32) + 100,
+            "hour": stamps.hour,
+        }
+    )
+
+
+def test_build_windows_offsets_regions_and_skips_short_ones(caplog):
+    frame = pd.concat([features_frame("A", 50), features_frame("B", 3), features_frame("C", 30)])
+    series, index, meta, counts = build_windows(frame, WindowParams(10, 0.1, 0.0))
+    assert series.shape == (80, 2) and series.dtype == np.float32
+    assert set(counts) == {"A", "C"} and "B skipped" in caplog.text
+    assert counts["A"] == {"train": 36, "val": 0, "test": 4}
+    c = index[index["region"] == "C"]
+    assert c["label_row"].min() == 50 + 10  # C's rows follow A's in the series
+    assert meta["features"] == ["load_mw", "hour"]
+
+
+def test_no_window_anywhere_is_an_error():
+    with pytest.raises(PipelineError, match="no region"):
+        build_windows(features_frame("A", 5), WindowParams(10, 0.1, 0.0))
