@@ -13,14 +13,10 @@ import logging
 import time
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only, no display
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+from matplotlib.figure import Figure  # no pyplot: files only, no display needed
 
 from stages.batches import LOAD_COLUMN, Windows, gather, load_windows
 from stages.errors import PipelineError, run_stage
@@ -80,7 +76,8 @@ def score(predictions: pd.DataFrame, predictors: list[str]) -> tuple[dict, dict]
 
 
 def plot_region(frame: pd.DataFrame, predictors: list[str], region: str, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(12, 4))
+    fig = Figure(figsize=(12, 4))
+    ax = fig.subplots()
     ax.plot(frame["label_time"], frame["actual"], color="black", linewidth=1.5, label="actual")
     for name in predictors:
         ax.plot(frame["label_time"], frame[name], linewidth=1, label=name)
@@ -89,7 +86,6 @@ def plot_region(frame: pd.DataFrame, predictors: list[str], region: str, path: P
     fig.autofmt_xdate()
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
 
 
 def main() -> None:
@@ -164,9 +160,7 @@ def log_to_mlflow(
 
     baselines = {f"baseline_{b}_{m}": v for b in BASELINES if b in mean for m, v in mean[b].items()}
     for name, run_id in run_ids.items():
-        tracking.experiment_id(tracking.user_repo_root())
-        resume = run_id if run_id and tracking.run_exists(run_id) else None
-        with tracking.start_run(run_name=f"{name}-evaluate", run_id=resume):
+        with tracking.start_run(run_name=f"{name}-evaluate", resume_run_id=run_id):
             tracking.mlflow.log_metrics(
                 {f"test_{m}": v for m, v in mean[name].items()}
                 | {f"test_smape_{r}": v[name]["smape"] for r, v in per_region.items()}

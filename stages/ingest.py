@@ -10,7 +10,8 @@ Cleaning policy (deterministic; each step counted per region in the report):
    (`ingest.outlier_ratio` = r), are flagged as implausible and removed.
 4. Missing hours (the skipped spring hour, other gaps, removed readings) are filled by time
    interpolation when the gap is at most `ingest.max_fill_hours` long; longer gaps are left out,
-   and the window stage never builds a window or label across them.
+   and the window stage never builds a window or label across them. Hours missing at either end
+   of a series are trimmed.
 """
 
 from __future__ import annotations
@@ -117,7 +118,9 @@ def clean_series(
     fill = gap & (gap_length <= params.max_fill_hours)
     series = series.where(~fill, series.interpolate(method="time", limit_area="inside"))
     filled = fill & series.notna()
-    split_gaps = gap & ~filled
+    left_out = gap & ~filled
+    first, last = series.first_valid_index(), series.last_valid_index()
+    inside = (series.index > first) & (series.index < last)
     series = series.dropna()
 
     report = {
@@ -128,8 +131,8 @@ def clean_series(
         "implausible_readings": int(implausible.sum()),
         "hours_filled": int(filled.sum()),
         "gaps_filled": int(gap_id[filled].nunique()),
-        "gaps_split": int(gap_id[split_gaps].nunique()),
-        "hours_left_out": int(split_gaps.sum()),
+        "gaps_split": int(gap_id[left_out & inside].nunique()),  # interior gaps only
+        "hours_left_out": int(left_out.sum()),  # in split gaps or trimmed from either end
         "rows_clean": len(series),
         "first_hour": str(series.index.min()),
         "last_hour": str(series.index.max()),

@@ -68,29 +68,30 @@ def _locked(path: Path) -> Iterator[None]:
 
 def experiment_id(repo_root: Path) -> str:
     """Point MLflow at the store and return the experiment's id, creating both on first use."""
-    mlflow.set_tracking_uri(tracking_uri(repo_root))
+    uri = tracking_uri(repo_root)
+    mlflow.set_tracking_uri(uri)  # note: this also exports MLFLOW_TRACKING_URI
     name = os.environ.get("MLFLOW_EXPERIMENT_NAME", DEFAULT_EXPERIMENT)
     with _locked(repo_root / LOCK_FILE):
         client = MlflowClient()
         experiment = client.get_experiment_by_name(name)
         if experiment is not None:
             return experiment.experiment_id
-        # A team server keeps its own artifact store; the local store keeps them beside it.
-        local = "MLFLOW_TRACKING_URI" not in os.environ
-        artifacts = (repo_root / ARTIFACT_DIR).as_uri() if local else None
+        # The repository's own store keeps artifacts beside it; a team server keeps its own.
+        own_store = uri == f"sqlite:///{repo_root / STORE_FILE}"
+        artifacts = (repo_root / ARTIFACT_DIR).as_uri() if own_store else None
         return client.create_experiment(name, artifact_location=artifacts)
 
 
-def start_run(run_name: str | None = None, run_id: str | None = None) -> mlflow.ActiveRun:
-    """Start (or, given `run_id`, resume) a run in the user's repository store."""
+def start_run(run_name: str, resume_run_id: str | None = None) -> mlflow.ActiveRun:
+    """Start a run in the user's repository store, or resume `resume_run_id` if the store has it."""
     cwd = Path.cwd()
     exp_id = experiment_id(user_repo_root(cwd))
-    if run_id is not None:
-        return mlflow.start_run(run_id=run_id)
+    if resume_run_id and _run_exists(resume_run_id):
+        return mlflow.start_run(run_id=resume_run_id)
     return mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=run_tags(cwd))
 
 
-def run_exists(run_id: str) -> bool:
+def _run_exists(run_id: str) -> bool:
     try:
         MlflowClient().get_run(run_id)
     except mlflow.exceptions.MlflowException:

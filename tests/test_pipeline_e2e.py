@@ -160,8 +160,10 @@ def test_mlflow_holds_every_training_run_with_its_tags(repo):
         assert len(client.get_metric_history(r.info.run_id, "train_loss")) == int(
             r.data.params["train.epochs"]
         )
+        assert r.info.artifact_uri.startswith((repo / "mlartifacts").as_uri())
         artifacts = {a.path for a in client.list_artifacts(r.info.run_id)}
         assert {"model", "plots"} <= artifacts
+    assert not (repo / "mlruns").exists()
     names = {r.data.tags.get("dvc.exp_name") for r in runs}
     assert {"lr-up", "one-epoch"} <= names
     assert not (repo / ".dvc/tmp/exps").exists() or not any(
