@@ -20,6 +20,7 @@ import argparse
 import gzip
 import logging
 import zlib
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -173,6 +174,20 @@ def main() -> None:
         pq.write_table(pa.Table.from_pandas(table, schema=SCHEMA, preserve_index=False), tmp)
     write_json(args.report, report)
     log.info("%d rows of %d regions -> %s", len(table), len(report), args.table)
+
+    from stages import tracking  # MLflow is imported only by the stages that log
+
+    with tracking.start_run(run_name="ingest"):
+        tracking.mlflow.log_params({"regions": ",".join(report), **asdict(params.ingest)})
+        tracking.mlflow.log_metrics(
+            {
+                f"{region}.{key}": value
+                for region, counts in report.items()
+                for key, value in counts.items()
+                if isinstance(value, int)
+            }
+        )
+        tracking.mlflow.log_artifact(str(args.report))
 
 
 if __name__ == "__main__":

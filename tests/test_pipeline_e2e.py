@@ -151,6 +151,10 @@ def test_mlflow_holds_every_training_run_with_its_tags(repo):
     client = MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("pjm-load-forecasting")
     runs = client.search_runs([experiment.experiment_id])
+    ingest_runs = [r for r in runs if r.data.tags["dvc.stage"] == "ingest"]
+    assert len(ingest_runs) == 1  # the experiments did not rerun ingest
+    assert ingest_runs[0].data.metrics["AAA.rows_raw"] == 24 * 30
+    runs = [r for r in runs if r not in ingest_runs]
     assert len(runs) == 6  # gru and lstm for the repro, the workspace exp and the --temp exp
     head = run(repo, "git", "rev-parse", "HEAD").strip()
     for r in runs:
