@@ -168,8 +168,7 @@ def main() -> None:
         n_train = len(windows.split("train"))
         trained = len(history) * epoch_size(n_train, params.train.max_windows_per_epoch)
         summary = {
-            "train_loss": history[-1]["train_loss"],
-            **({"val_loss": history[-1]["val_loss"]} if "val_loss" in history[-1] else {}),
+            **{k: v for k, v in history[-1].items() if k.endswith("_loss")},
             "epochs": len(history),
             "train_seconds": round(seconds, 2),
             "windows_per_second": round(trained / seconds, 1),
