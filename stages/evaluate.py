@@ -110,7 +110,7 @@ def main() -> None:
 
     started = time.perf_counter()
     series = torch.from_numpy(windows.series).to(device)
-    rows = torch.as_tensor(test["label_row"].to_numpy(), device=device)
+    rows = torch.tensor(test["label_row"].to_numpy(), device=device)
     scaled = {}
     run_ids = {}
     for path in args.models:

@@ -66,8 +66,8 @@ def train_model(
     """Train a forecaster; return it with one history record per epoch."""
     seed_everything(seed)
     series = torch.from_numpy(windows.series).to(device)
-    train_rows = torch.as_tensor(windows.split("train")["label_row"].to_numpy(), device=device)
-    val_rows = torch.as_tensor(windows.split("val")["label_row"].to_numpy(), device=device)
+    train_rows = torch.tensor(windows.split("train")["label_row"].to_numpy(), device=device)
+    val_rows = torch.tensor(windows.split("val")["label_row"].to_numpy(), device=device)
     if len(train_rows) == 0:
         raise PipelineError("no training windows: check window.* in params.yaml")
     per_epoch = epoch_size(len(train_rows), params.max_windows_per_epoch)

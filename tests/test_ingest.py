@@ -113,3 +113,12 @@ def test_csv_quirks_are_read(tmp_path):
 def test_missing_region_file_is_named(tmp_path):
     with pytest.raises(PipelineError, match=r"no ZZ_hourly\.csv"):
         ingest(tmp_path, ("ZZ",), POLICY)
+
+
+def test_fast_and_careful_readers_agree_on_a_well_formed_file(tmp_path):
+    from stages.ingest import _read_and_diagnose, _read_strict
+
+    path = write_region_csv(tmp_path, "XX", load_series("2018-01-01", 100))
+    fast, careful = _read_strict(path, "XX"), _read_and_diagnose(path, "XX")
+    assert fast is not None
+    pd.testing.assert_frame_equal(fast, careful, check_dtype=False)

@@ -1,0 +1,1 @@
+"""Benchmarks: our pipeline against a faithful re-implementation of the study's code."""
