@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.data_prep import REGIONS, cpu_name
+from benchmarks.data_prep import cpu_name
 from benchmarks.study_reference import study_preprocess, study_train
-from stages.batches import LOAD_COLUMN, Windows
-from stages.evaluate import predict, score
+from stages.batches import Windows
+from stages.evaluate import predict, predictions_frame, score
 from stages.features import add_time_features
 from stages.ingest import ingest
 from stages.metrics import smape
@@ -98,12 +98,7 @@ def our_test_smape(
     started = time.perf_counter()
     scaled = predict(model.eval(), series, rows, windows.lookback, batch)
     seconds = time.perf_counter() - started
-    regions = test["region"].to_numpy()
-    frame = test.assign(
-        actual=windows.unscale_load(windows.series[test["label_row"], LOAD_COLUMN], regions),
-        model=windows.unscale_load(scaled, regions),
-    )
-    mean, _ = score(frame, ["model"])
+    mean, _ = score(predictions_frame(windows, test, {"model": scaled}), ["model"])
     return mean["model"]["smape"], seconds
 
 
@@ -126,11 +121,11 @@ def main() -> None:
 
     started = time.perf_counter()
     train_x, train_y, test_x, test_y, scalers = study_preprocess(
-        [args.data_dir / f"{r}_hourly.csv" for r in REGIONS]
+        [args.data_dir / f"{r}_hourly.csv" for r in params.data.regions]
     )
     study_prep = time.perf_counter() - started
     started = time.perf_counter()
-    table, _ = ingest(args.data_dir, REGIONS, params.ingest)
+    table, _ = ingest(args.data_dir, params.data.regions, params.ingest)
     series, index, meta, _ = build_windows(add_time_features(table, False), params.window)
     windows = Windows(series, index, meta["lookback"], meta["features"], meta["scalers"])
     our_prep = time.perf_counter() - started

@@ -57,6 +57,21 @@ def baseline_forecasts(windows: Windows, test: pd.DataFrame) -> dict[str, np.nda
     }
 
 
+def predictions_frame(
+    windows: Windows, test: pd.DataFrame, scaled: dict[str, np.ndarray]
+) -> pd.DataFrame:
+    """Actual and forecast loads in MW, one row per test window, one column per predictor."""
+    regions = test["region"].to_numpy()
+    return pd.DataFrame(
+        {
+            "region": regions,
+            "label_time": test["label_time"].to_numpy(),
+            "actual": windows.unscale_load(windows.series[test["label_row"], LOAD_COLUMN], regions),
+            **{name: windows.unscale_load(values, regions) for name, values in scaled.items()},
+        }
+    )
+
+
 def score(predictions: pd.DataFrame, predictors: list[str]) -> tuple[dict, dict]:
     """Metrics per region and their mean over regions, for each predictor."""
     per_region = {
@@ -106,7 +121,6 @@ def main() -> None:
     test = windows.split("test")
     if test.empty:
         raise PipelineError("no test windows: check window.test_fraction in params.yaml")
-    regions = test["region"].to_numpy()
 
     started = time.perf_counter()
     series = torch.from_numpy(windows.series).to(device)
@@ -124,14 +138,7 @@ def main() -> None:
         scaled[name] = predict(model, series, rows, windows.lookback, params.evaluate.batch_size)
         run_ids[name] = checkpoint.get("mlflow_run_id")
     scaled |= baseline_forecasts(windows, test)
-    predictions = pd.DataFrame(
-        {
-            "region": regions,
-            "label_time": test["label_time"].to_numpy(),
-            "actual": windows.unscale_load(windows.series[test["label_row"], LOAD_COLUMN], regions),
-            **{name: windows.unscale_load(values, regions) for name, values in scaled.items()},
-        }
-    )
+    predictions = predictions_frame(windows, test, scaled)
     predictors = list(scaled)
     mean, per_region = score(predictions, predictors)
     seconds = time.perf_counter() - started

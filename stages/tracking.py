@@ -29,8 +29,12 @@ ARTIFACT_DIR = "mlartifacts"
 LOCK_FILE = ".mlflow.lock"
 
 
+def own_store_uri(repo_root: Path) -> str:
+    return f"sqlite:///{repo_root / STORE_FILE}"
+
+
 def tracking_uri(repo_root: Path) -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{repo_root / STORE_FILE}"
+    return os.environ.get("MLFLOW_TRACKING_URI") or own_store_uri(repo_root)
 
 
 def git_commit(cwd: Path) -> str | None:
@@ -77,7 +81,7 @@ def experiment_id(repo_root: Path) -> str:
         if experiment is not None:
             return experiment.experiment_id
         # The repository's own store keeps artifacts beside it; a team server keeps its own.
-        own_store = uri == f"sqlite:///{repo_root / STORE_FILE}"
+        own_store = uri == own_store_uri(repo_root)
         artifacts = (repo_root / ARTIFACT_DIR).as_uri() if own_store else None
         return client.create_experiment(name, artifact_location=artifacts)
 
