@@ -25,13 +25,12 @@ RESULT = Path(__file__).parent / "results" / "data_prep.json"
 
 def run_variant(variant: str, data_dir: Path) -> dict:
     """Prepare the data once, in this process; return what was made, the seconds and peak RSS."""
-    from benchmarks.study_reference import study_preprocess
+    from benchmarks.study_reference import study_params, study_preprocess
     from stages.features import add_time_features
     from stages.ingest import ingest
-    from stages.params import load_params
     from stages.window import build_windows
 
-    params = load_params()
+    params = study_params()  # the study's features and windows, made our way
     regions = params.data.regions
     started = time.perf_counter()  # imports excluded: both variants load the same libraries
     if variant == "study":

@@ -12,9 +12,37 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+import yaml
 from sklearn.preprocessing import MinMaxScaler
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
+
+from stages.params import PARAMS_FILE, Params, parse_params
+
+STUDY_PRESET = Path(__file__).parents[1] / "presets" / "study.txt"
+
+
+def apply_overrides(raw: dict, arguments: str) -> dict:
+    """params.yaml's content with `-S key.path=value` overrides applied, as `dvc exp run` does."""
+    tokens = arguments.split()
+    if len(tokens) % 2 or any(flag != "-S" for flag in tokens[::2]):
+        raise ValueError(f"expected '-S key=value' pairs, got {arguments!r}")
+    for assignment in tokens[1::2]:
+        path, value = assignment.split("=", 1)
+        *parents, key = path.split(".")
+        section = raw
+        for name in parents:
+            section = section[name]
+        if key not in section:
+            raise KeyError(f"{path} is not in params.yaml")
+        section[key] = yaml.safe_load(value)
+    return raw
+
+
+def study_params(params_file: Path = PARAMS_FILE) -> Params:
+    """params.yaml turned into the study's configuration by presets/study.txt."""
+    raw = yaml.safe_load(params_file.read_text())
+    return parse_params(apply_overrides(raw, STUDY_PRESET.read_text()))
 
 
 def study_preprocess(files: list[Path], lookback: int = 90):

@@ -3,9 +3,11 @@
 Both train the study's model (2 x 256, dropout 0.2, Adam 1e-3, MSE, batch 1024) on the same
 12 regions: the study's way (float64 windows -> TensorDataset -> shuffled DataLoader -> `.float()`
 and `.to(device)` per batch, hidden state carried across batches) and ours (`stages.train`:
-batches gathered on the device from the scaled float32 series). Reported per cell and variant:
-windows per second, seconds per epoch (projected to a full epoch when `--max-steps` cuts it
-short), peak GPU memory, final training loss and the true test sMAPE (mean over regions).
+batches gathered on the device from the scaled float32 series), ours once in fp32 and once with
+bf16 autocast. The study's configuration comes from presets/study.txt. Reported per cell and
+variant: windows per second, seconds per epoch (projected to a full epoch when `--max-steps` cuts
+it short), peak GPU memory, final training loss, the true test sMAPE (mean over regions) and the
+seconds our evaluation takes over every test window.
 
     python -m benchmarks.training --data-dir ../shared/data/pjm-hourly            # full, on a GPU
     python -m benchmarks.training --data-dir ... --epochs 1 --max-steps 20        # a sample
@@ -26,16 +28,15 @@ import numpy as np
 import torch
 
 from benchmarks.data_prep import cpu_name
-from benchmarks.study_reference import study_preprocess, study_train
+from benchmarks.study_reference import study_params, study_preprocess, study_train
 from stages.batches import Windows
 from stages.evaluate import predict, predictions_frame, score
 from stages.features import add_time_features
 from stages.ingest import ingest
 from stages.metrics import smape
 from stages.model import ModelConfig, select_device
-from stages.params import load_params
 from stages.train import epoch_size, train_model
-from stages.window import build_windows
+from stages.window import build_windows, input_spec
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -88,15 +89,18 @@ def study_test_smape(model, test_x: dict, test_y: dict, scalers: dict, device) -
 
 
 def our_test_smape(
-    model, windows: Windows, device: torch.device, batch: int
+    model, windows: Windows, device: torch.device, batch: int, precision: str
 ) -> tuple[float, float]:
     """Our evaluation path; returns the mean test sMAPE and the seconds prediction took."""
     test = windows.split("test")
     series = torch.from_numpy(windows.series).to(device)
     rows = torch.tensor(test["label_row"].to_numpy(), device=device)
     reset_peak(device)
+    predict(model.eval(), series, rows[:batch], windows.spec, batch, precision)  # warm-up
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
     started = time.perf_counter()
-    scaled = predict(model.eval(), series, rows, windows.lookback, batch)
+    scaled = predict(model.eval(), series, rows, windows.spec, batch, precision)
     seconds = time.perf_counter() - started
     mean, _ = score(predictions_frame(windows, test, {"model": scaled}), ["model"])
     return mean["model"]["smape"], seconds
@@ -111,7 +115,10 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
     device = select_device(args.device)
-    params = load_params()
+    if device.type == "cuda":  # as stages.train does
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    params = study_params()  # the study's model and hyperparameters, on the study's windows
     train_params = replace(
         params.train,
         epochs=args.epochs,
@@ -126,8 +133,9 @@ def main() -> None:
     study_prep = time.perf_counter() - started
     started = time.perf_counter()
     table, _ = ingest(args.data_dir, params.data.regions, params.ingest)
-    series, index, meta, _ = build_windows(add_time_features(table, False), params.window)
-    windows = Windows(series, index, meta["lookback"], meta["features"], meta["scalers"])
+    features = add_time_features(table, params.features.cyclic, params.features.holidays)
+    series, index, meta, _ = build_windows(features, params.window)
+    windows = Windows(series, index, input_spec(params.window), meta["features"], meta["scalers"])
     our_prep = time.perf_counter() - started
 
     results = {}
@@ -155,33 +163,43 @@ def main() -> None:
         }
         print(cell, "study", results[f"study_{cell}"], flush=True)
 
-        reset_peak(device)
         config = ModelConfig(
             cell,
             len(windows.features),
             params.train.hidden_size,
             params.train.num_layers,
             params.train.dropout,
+            params.train.target,
         )
-        model, history = train_model(windows, config, train_params, params.seed, device)
-        train_peak = peak_memory_mib(device)
-        n_train = len(windows.split("train"))
-        per_second = (
-            epoch_size(n_train, train_params.max_windows_per_epoch) / history[-1]["seconds"]
-        )
-        test_smape, eval_seconds = our_test_smape(
-            model, windows, device, params.evaluate.batch_size
-        )
-        results[f"ours_{cell}"] = {
-            "windows_per_second": round(per_second, 1),
-            "epoch_seconds": round(n_train / per_second, 2),
-            "measured_epoch_seconds": [round(r["seconds"], 2) for r in history],
-            "peak_gpu_mib": train_peak,
-            "final_train_loss": history[-1]["train_loss"],
-            "test_smape": test_smape,
-            "eval_seconds_all_test_windows": round(eval_seconds, 3),
-        }
-        print(cell, "ours", results[f"ours_{cell}"], flush=True)
+        for precision in ("fp32", "bf16"):
+            name = f"ours_{cell}" if precision == "fp32" else f"ours_{cell}_bf16"
+            reset_peak(device)
+            model, history = train_model(
+                windows,
+                config,
+                replace(train_params, precision=precision),
+                params.seeds[0],
+                device,
+            )
+            train_peak = peak_memory_mib(device)
+            n_train = len(windows.split("train"))
+            per_second = (
+                epoch_size(n_train, train_params.max_windows_per_epoch) / history[-1]["seconds"]
+            )
+            test_smape, eval_seconds = our_test_smape(
+                model, windows, device, params.evaluate.batch_size, precision
+            )
+            results[name] = {
+                "precision": precision,
+                "windows_per_second": round(per_second, 1),
+                "epoch_seconds": round(n_train / per_second, 2),
+                "measured_epoch_seconds": [round(r["seconds"], 2) for r in history],
+                "peak_gpu_mib": train_peak,
+                "final_train_loss": history[-1]["train_loss"],
+                "test_smape": test_smape,
+                "eval_seconds_all_test_windows": round(eval_seconds, 3),
+            }
+            print(cell, name, results[name], flush=True)
         results[f"speedup_{cell}"] = round(
             results[f"ours_{cell}"]["windows_per_second"]
             / results[f"study_{cell}"]["windows_per_second"],

@@ -24,10 +24,33 @@ LOAD_COLUMN = 0  # the window stage puts load_mw first among the features
 
 
 @dataclass(frozen=True)
+class InputSpec:
+    """What a window feeds the network at each of its `lookback` hours.
+
+    Always the scaled load of that hour. Then the calendar features of that hour, or with
+    `future_calendar` of the hour after it (known in advance), so that the last step carries the
+    calendar of the hour being forecast. Then, per lag in `lags`, the load `lag` hours before that
+    next hour: with 168, the last step sees the load of the forecast hour a week earlier.
+    """
+
+    lookback: int
+    lags: tuple[int, ...] = ()
+    future_calendar: bool = False
+
+    @property
+    def history(self) -> int:
+        """Consecutive hours a label needs before it."""
+        return self.lookback + max(self.lags, default=1) - 1
+
+    def channels(self, features: list[str]) -> list[str]:
+        return [*features, *(f"load_lag_{lag}" for lag in self.lags)]
+
+
+@dataclass(frozen=True)
 class Windows:
     series: np.ndarray  # (rows, features) float32, min-max scaled per region
     index: pd.DataFrame  # one row per window: region, label_row, label_time, split
-    lookback: int
+    spec: InputSpec
     features: list[str]
     scalers: dict[str, dict[str, list[float]]]  # region -> per-feature training min and max
 
@@ -47,17 +70,26 @@ def load_windows(directory: Path) -> Windows:
     return Windows(
         series=np.load(directory / SERIES_FILE),
         index=pd.read_parquet(directory / INDEX_FILE),
-        lookback=meta["lookback"],
+        spec=InputSpec(
+            meta["lookback"], tuple(meta.get("lags", ())), meta.get("future_calendar", False)
+        ),
         features=meta["features"],
         scalers=meta["scalers"],
     )
 
 
 def gather(
-    series: torch.Tensor, label_rows: torch.Tensor, lookback: int
+    series: torch.Tensor, label_rows: torch.Tensor, spec: InputSpec
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Inputs (B, lookback, features) and scaled labels (B,) of windows ending at `label_rows`."""
-    offsets = torch.arange(-lookback, 0, device=series.device)
-    inputs = series[label_rows[:, None] + offsets]  # (B, L, F)
+    """Inputs (B, lookback, channels) and scaled labels (B,) of windows ending at `label_rows`."""
+    steps = label_rows[:, None] + torch.arange(-spec.lookback, 0, device=series.device)  # (B, L)
     labels = series[label_rows, LOAD_COLUMN]  # (B,)
-    return inputs, labels
+    if not spec.lags and not spec.future_calendar:
+        return series[steps], labels  # (B, L, F): the study's windows, one gather
+    calendar_rows = steps + 1 if spec.future_calendar else steps
+    parts = [
+        series[steps, LOAD_COLUMN, None],
+        series[calendar_rows, LOAD_COLUMN + 1 :],
+        *(series[steps + 1 - lag, LOAD_COLUMN, None] for lag in spec.lags),
+    ]
+    return torch.cat(parts, dim=-1), labels

@@ -1,9 +1,14 @@
-"""evaluate: score each trained model and the naive baselines on the same test windows.
+"""evaluate: score each trained model and the baselines on the same test windows.
 
 For every model and region, and the mean over regions: true sMAPE, MAE, RMSE, MAPE and the figure
-the study printed (`smape_study_formula`, a quarter of the true sMAPE). The baselines are
-persistence (the last observed hour) and the same hour of the day before; a model is worth its cost
-only where it beats both. Test metrics and predicted-vs-actual plots go to the model's MLflow run.
+the study printed (`smape_study_formula`, a quarter of the true sMAPE). A model trained with several
+seeds is reported as the mean and standard deviation over its seeds, and its seeds' averaged
+forecast as `<cell>_ensemble`. The baselines (`evaluate.baselines`) are computed here on the same
+windows: repeats of the reading 1, 24 or 168 hours back, a least-squares linear model on the
+lookback window's loads, and a gradient-boosting model on lags 1-48 and 168, the calendar of the
+forecast hour and the region. The fitted baselines learn from the training windows and stop on the
+validation windows; only this stage reads the test windows. Test metrics and predicted-vs-actual
+plots go to each model's MLflow runs.
 """
 
 from __future__ import annotations
@@ -11,50 +16,144 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 from matplotlib.figure import Figure  # no pyplot: files only, no display needed
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.linear_model import LinearRegression
 
-from stages.batches import LOAD_COLUMN, Windows, gather, load_windows
+from stages.batches import LOAD_COLUMN, InputSpec, Windows, gather, load_windows
 from stages.errors import PipelineError, run_stage
 from stages.files import atomic_path, write_json
 from stages.metrics import forecast_metrics
 from stages.model import ModelConfig, RNNForecaster, select_device
 from stages.params import load_params
+from stages.train import autocast
 
 log = logging.getLogger(__name__)
 
-# Baseline name -> hours back of the reading it repeats.
-BASELINES = {"persistence": 1, "same_hour_yesterday": 24}
+# Naive baseline name -> hours back of the reading it repeats.
+REPEATS = {"persistence": 1, "same_hour_yesterday": 24, "same_hour_last_week": 168}
+GBM_LAGS = (*range(1, 49), 168)
 
 
-def load_model(path: Path, device: torch.device) -> tuple[RNNForecaster, dict]:
+def load_models(
+    path: Path, windows: Windows, device: torch.device
+) -> tuple[str, list[tuple[int, RNNForecaster, str | None]]]:
+    """The cell and its (seed, model, MLflow run id) triples, checked against the windows."""
     checkpoint = torch.load(path, map_location=device, weights_only=True)
-    model = RNNForecaster(ModelConfig(**checkpoint["config"])).to(device)
-    model.load_state_dict(checkpoint["state_dict"])
-    return model.eval(), checkpoint
+    spec = InputSpec(**{**checkpoint["spec"], "lags": tuple(checkpoint["spec"]["lags"])})
+    if spec != windows.spec or checkpoint["features"] != windows.features:
+        raise PipelineError(
+            f"{path}: trained on windows {asdict(spec)} of {checkpoint['features']}, but the "
+            f"windows are {asdict(windows.spec)} of {windows.features}; rerun train"
+        )
+    config = ModelConfig(**checkpoint["config"])
+    models = []
+    for entry in checkpoint["models"]:
+        model = RNNForecaster(config).to(device)
+        model.load_state_dict(entry["state_dict"])
+        models.append((entry["seed"], model.eval(), entry.get("mlflow_run_id")))
+    return config.cell, models
 
 
 @torch.inference_mode()
 def predict(
-    model: RNNForecaster, series: torch.Tensor, rows: torch.Tensor, lookback: int, batch: int
+    model: RNNForecaster,
+    series: torch.Tensor,
+    rows: torch.Tensor,
+    spec: InputSpec,
+    batch: int,
+    precision: str = "fp32",
 ) -> np.ndarray:
     """Scaled forecasts for the windows ending at `rows`, in large batches."""
-    parts = [model(gather(series, chunk, lookback)[0]) for chunk in rows.split(batch)]
-    return torch.cat(parts).float().cpu().numpy()
+    parts = []
+    for chunk in rows.split(batch):
+        with autocast(series.device, precision):
+            parts.append(model(gather(series, chunk, spec)[0]).float())
+    return torch.cat(parts).cpu().numpy()
 
 
-def baseline_forecasts(windows: Windows, test: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Scaled baseline forecasts; a baseline needs its reading inside the lookback window."""
+def lagged_loads(series: np.ndarray, rows: np.ndarray, lags: tuple[int, ...]) -> np.ndarray:
+    """(windows, lags) scaled loads `lag` hours before each label row."""
+    return series[rows[:, None] - np.asarray(lags), LOAD_COLUMN]
+
+
+def gbm_inputs(windows: Windows, split: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Lagged loads, the forecast hour's calendar and a region code; and the change to forecast."""
+    rows = split["label_row"].to_numpy()
+    lags = tuple(lag for lag in GBM_LAGS if lag <= windows.spec.history)
+    region = pd.Categorical(split["region"], categories=sorted(windows.scalers)).codes
+    inputs = np.column_stack(
+        [
+            lagged_loads(windows.series, rows, lags),
+            windows.series[rows, LOAD_COLUMN + 1 :],
+            region.astype(np.float32),
+        ]
+    )
+    return inputs, windows.series[rows, LOAD_COLUMN] - windows.series[rows - 1, LOAD_COLUMN]
+
+
+def fitted_baseline(name: str, windows: Windows, test: pd.DataFrame, seed: int) -> np.ndarray:
+    """Scaled test forecasts of a baseline fitted on the training windows of all regions."""
+    train, val = windows.split("train"), windows.split("val")
+    if name == "linear":
+        lags = tuple(range(1, windows.spec.lookback + 1))
+        model = LinearRegression().fit(
+            lagged_loads(windows.series, train["label_row"].to_numpy(), lags),
+            windows.series[train["label_row"], LOAD_COLUMN],
+        )
+        return model.predict(lagged_loads(windows.series, test["label_row"].to_numpy(), lags))
+    x_train, y_train = gbm_inputs(windows, train)
+    region_column = x_train.shape[1] - 1
+    model = HistGradientBoostingRegressor(
+        max_iter=1000,
+        learning_rate=0.1,
+        max_leaf_nodes=63,
+        categorical_features=[region_column],
+        early_stopping=True,
+        validation_fraction=None if len(val) else 0.1,
+        n_iter_no_change=20,
+        random_state=seed,
+    )
+    if len(val):
+        x_val, y_val = gbm_inputs(windows, val)
+        model.fit(x_train, y_train, X_val=x_val, y_val=y_val)
+    else:
+        model.fit(x_train, y_train)
+    log.info("gradient boosting: %d trees", model.n_iter_)
+    x_test, _ = gbm_inputs(windows, test)
     rows = test["label_row"].to_numpy()
-    return {
-        name: windows.series[rows - hours_back, LOAD_COLUMN]
-        for name, hours_back in BASELINES.items()
-        if hours_back <= windows.lookback
-    }
+    return windows.series[rows - 1, LOAD_COLUMN] + model.predict(x_test)
+
+
+def baseline_forecasts(
+    windows: Windows, test: pd.DataFrame, names: tuple[str, ...], seed: int
+) -> dict[str, np.ndarray]:
+    """Scaled baseline forecasts. A repeat baseline needs its reading within the windows'
+    history; one that reaches further is skipped with a warning."""
+    rows = test["label_row"].to_numpy()
+    forecasts = {}
+    for name in names:
+        started = time.perf_counter()
+        if name in REPEATS:
+            if REPEATS[name] > windows.spec.history:
+                log.warning(
+                    "%s skipped: it needs %d hours of history, the windows have %d",
+                    name,
+                    REPEATS[name],
+                    windows.spec.history,
+                )
+                continue
+            forecasts[name] = windows.series[rows - REPEATS[name], LOAD_COLUMN]
+        else:
+            forecasts[name] = fitted_baseline(name, windows, test, seed)
+        log.info("%s baseline: %.1f s", name, time.perf_counter() - started)
+    return forecasts
 
 
 def predictions_frame(
@@ -88,6 +187,26 @@ def score(predictions: pd.DataFrame, predictors: list[str]) -> tuple[dict, dict]
         for p in predictors
     }
     return mean, per_region
+
+
+def over_seeds(metrics: list[dict[str, float]]) -> dict[str, float]:
+    """Mean of each metric over seeds, with its sample standard deviation (0 for one seed)."""
+    out = {}
+    for name in metrics[0]:
+        values = np.array([m[name] for m in metrics])
+        out[name] = float(values.mean())
+        out[f"{name}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    return out
+
+
+def summarise(scores: dict, seed_columns: dict[str, list[str]], baselines: list[str]) -> dict:
+    """One scores table (the mean over regions, or one region's) grouped for reporting."""
+    return {
+        "models": {c: over_seeds([scores[s] for s in cols]) for c, cols in seed_columns.items()},
+        "ensembles": {c: scores[c] for c in seed_columns},
+        "baselines": {b: scores[b] for b in baselines},
+        "seeds": {col: scores[col] for cols in seed_columns.values() for col in cols},
+    }
 
 
 def plot_region(frame: pd.DataFrame, predictors: list[str], region: str, path: Path) -> None:
@@ -125,54 +244,64 @@ def main() -> None:
     started = time.perf_counter()
     series = torch.from_numpy(windows.series).to(device)
     rows = torch.tensor(test["label_row"].to_numpy(), device=device)
-    scaled = {}
-    run_ids = {}
+    scaled, seed_columns, run_ids = {}, {}, {}
     for path in args.models:
-        model, checkpoint = load_model(path, device)
-        if checkpoint["lookback"] != windows.lookback:
-            raise PipelineError(
-                f"{path}: trained with lookback {checkpoint['lookback']}, "
-                f"but the windows have {windows.lookback}; rerun train"
+        cell, models = load_models(path, windows, device)
+        seed_columns[cell] = []
+        for seed, model, run_id in models:
+            column = f"{cell}_seed{seed}"
+            scaled[column] = predict(
+                model,
+                series,
+                rows,
+                windows.spec,
+                params.evaluate.batch_size,
+                params.train.precision,
             )
-        name = model.config.cell
-        scaled[name] = predict(model, series, rows, windows.lookback, params.evaluate.batch_size)
-        run_ids[name] = checkpoint.get("mlflow_run_id")
-    scaled |= baseline_forecasts(windows, test)
-    predictions = predictions_frame(windows, test, scaled)
-    predictors = list(scaled)
-    mean, per_region = score(predictions, predictors)
-    seconds = time.perf_counter() - started
+            seed_columns[cell].append(column)
+            run_ids[column] = run_id
+        scaled[cell] = np.mean([scaled[c] for c in seed_columns[cell]], axis=0)
+    model_seconds = time.perf_counter() - started
+    baselines = baseline_forecasts(windows, test, params.evaluate.baselines, params.seeds[0])
+    predictions = predictions_frame(windows, test, scaled | baselines)
+    mean, per_region = score(predictions, [*scaled, *baselines])
+    report = summarise(mean, seed_columns, list(baselines))
+    region_report = {r: summarise(s, seed_columns, list(baselines)) for r, s in per_region.items()}
 
     with atomic_path(args.predictions) as tmp:
         predictions.to_parquet(tmp, index=False)
-    write_json(args.metrics, {**mean, "test_windows": len(test), "eval_seconds": round(seconds, 3)})
-    write_json(args.regions, per_region)
-    models = [p for p in predictors if p not in BASELINES]
+    write_json(
+        args.metrics,
+        {**report, "test_windows": len(test), "model_seconds": round(model_seconds, 3)},
+    )
+    write_json(args.regions, region_report)
+    cells = list(seed_columns)
     tail = predictions.groupby("region", sort=False).tail(params.evaluate.plot_hours)
     with atomic_path(args.plot_data) as data_dir, atomic_path(args.plot_images) as image_dir:
         data_dir.mkdir()
         image_dir.mkdir()
         for region, frame in tail.groupby("region", sort=False):
-            frame[["label_time", "actual", *models]].to_csv(data_dir / f"{region}.csv", index=False)
-            plot_region(frame, models, region, image_dir / f"{region}.png")
-    log.info("mean over regions: %s (%.2f s)", mean, seconds)
-    log_to_mlflow(run_ids, mean, per_region, args.plot_images, seconds)
+            frame[["label_time", "actual", *cells]].to_csv(data_dir / f"{region}.csv", index=False)
+            plot_region(frame, cells, region, image_dir / f"{region}.png")
+    for cell in cells:
+        log.info("%s: test sMAPE %s", cell, report["models"][cell]["smape"])
+    log.info("baselines: %s", {b: v["smape"] for b, v in report["baselines"].items()})
+    log_to_mlflow(run_ids, mean, per_region, report["baselines"], args.plot_images)
 
 
 def log_to_mlflow(
-    run_ids: dict, mean: dict, per_region: dict, images: Path, seconds: float
+    run_ids: dict, mean: dict, per_region: dict, baselines: dict, images: Path
 ) -> None:
-    """Add test metrics and plots to each model's training run (a new run if it is gone)."""
+    """Add each seed's test metrics, the baselines and the plots to that seed's training run."""
     from stages import tracking
 
-    baselines = {f"baseline_{b}_{m}": v for b in BASELINES if b in mean for m, v in mean[b].items()}
-    for name, run_id in run_ids.items():
-        with tracking.start_run(run_name=f"{name}-evaluate", resume_run_id=run_id):
+    shared = {f"baseline_{b}_{m}": v for b, scores in baselines.items() for m, v in scores.items()}
+    for column, run_id in run_ids.items():
+        with tracking.start_run(run_name=f"{column}-evaluate", resume_run_id=run_id):
             tracking.mlflow.log_metrics(
-                {f"test_{m}": v for m, v in mean[name].items()}
-                | {f"test_smape_{r}": v[name]["smape"] for r, v in per_region.items()}
-                | baselines
-                | {"eval_seconds": seconds}
+                {f"test_{m}": v for m, v in mean[column].items()}
+                | {f"test_smape_{r}": v[column]["smape"] for r, v in per_region.items()}
+                | shared
             )
             tracking.mlflow.log_artifacts(str(images), artifact_path="plots")
 

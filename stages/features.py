@@ -1,7 +1,8 @@
 """features: the study's calendar features (hour, day of week, month, day of year) per hourly row.
 
 With `features.cyclic`, sin/cos encodings are added so that 23:00 sits next to 00:00 and
-31 December next to 1 January.
+31 December next to 1 January. With `features.holidays`, a 0/1 flag marks US federal holidays
+(pandas' calendar), on which load follows a Sunday-like profile.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.holiday import USFederalHolidayCalendar
 
 from stages.errors import run_stage
 from stages.files import atomic_path
@@ -28,7 +30,7 @@ CALENDAR = {
 }
 
 
-def add_time_features(frame: pd.DataFrame, cyclic: bool) -> pd.DataFrame:
+def add_time_features(frame: pd.DataFrame, cyclic: bool, holidays: bool = False) -> pd.DataFrame:
     """Return `frame` with calendar features of its `timestamp` column appended."""
     stamps = frame["timestamp"].dt
     out = frame.copy()
@@ -39,6 +41,10 @@ def add_time_features(frame: pd.DataFrame, cyclic: bool) -> pd.DataFrame:
             angle = (2 * np.pi / period) * (out[name].to_numpy(dtype=np.float64) - first)
             out[f"{name}_sin"] = np.sin(angle).astype(np.float32)
             out[f"{name}_cos"] = np.cos(angle).astype(np.float32)
+    if holidays:
+        days = stamps.normalize()
+        dates = USFederalHolidayCalendar().holidays(days.min(), days.max())
+        out["holiday"] = days.isin(dates).astype(np.int8)
     return out
 
 
@@ -48,7 +54,9 @@ def main() -> None:
     parser.add_argument("features", type=Path, help="output Parquet")
     args = parser.parse_args()
     params = load_params()
-    frame = add_time_features(pd.read_parquet(args.table), params.features.cyclic)
+    frame = add_time_features(
+        pd.read_parquet(args.table), params.features.cyclic, params.features.holidays
+    )
     with atomic_path(args.features) as tmp:
         frame.to_parquet(tmp, index=False)
     log.info("%d rows, columns %s -> %s", len(frame), list(frame.columns), args.features)

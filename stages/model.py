@@ -31,6 +31,9 @@ class ModelConfig:
     hidden_size: int = 256
     num_layers: int = 2
     dropout: float = 0.2
+    # "level": the head outputs the next hour's load (the study). "delta": it outputs the change
+    # from the last observed hour, added back here, so a zero head is the persistence forecast.
+    target: str = "level"
 
 
 class RNNForecaster(nn.Module):
@@ -44,6 +47,8 @@ class RNNForecaster(nn.Module):
         super().__init__()
         if config.cell not in CELLS:
             raise ValueError(f"unknown cell {config.cell!r}; expected one of {sorted(CELLS)}")
+        if config.target not in ("level", "delta"):
+            raise ValueError(f"unknown target {config.target!r}; expected level or delta")
         self.config = config
         self.rnn = CELLS[config.cell](
             input_size=config.input_size,
@@ -55,6 +60,12 @@ class RNNForecaster(nn.Module):
         self.head = nn.Linear(config.hidden_size, 1)
 
     def forward(self, windows: torch.Tensor) -> torch.Tensor:
-        """(B, L, input_size) windows -> (B,) forecasts of the next hour's scaled load."""
+        """(B, L, input_size) windows -> (B,) forecasts of the next hour's scaled load.
+
+        Channel 0 of the windows is the scaled load (see `stages.batches.gather`).
+        """
         outputs, _ = self.rnn(windows)  # (B, L, H)
-        return self.head(torch.relu(outputs[:, -1])).squeeze(-1)  # (B,)
+        forecast = self.head(torch.relu(outputs[:, -1])).squeeze(-1)  # (B,)
+        if self.config.target == "delta":
+            forecast = forecast + windows[:, -1, 0]
+        return forecast

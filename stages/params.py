@@ -11,6 +11,16 @@ import yaml
 from stages.errors import PipelineError
 
 PARAMS_FILE = Path("params.yaml")
+TARGETS = ("level", "delta")
+LR_SCHEDULES = ("constant", "cosine")
+PRECISIONS = ("fp32", "bf16")
+BASELINES = (
+    "persistence",
+    "same_hour_yesterday",
+    "same_hour_last_week",
+    "linear",
+    "gradient_boosting",
+)
 
 
 class ParamsError(PipelineError):
@@ -49,6 +59,7 @@ class IngestParams:
 @dataclass(frozen=True)
 class FeaturesParams:
     cyclic: bool
+    holidays: bool
 
 
 @dataclass(frozen=True)
@@ -56,9 +67,17 @@ class WindowParams:
     lookback: int
     test_fraction: float
     val_fraction: float
+    lags: tuple[int, ...] = ()
+    future_calendar: bool = False
 
     def __post_init__(self) -> None:
         _check(self.lookback >= 1, "window.lookback", self.lookback, ">= 1")
+        _check(
+            all(isinstance(lag, int) and lag >= 1 for lag in self.lags),
+            "window.lags",
+            list(self.lags),
+            "a list of whole hours >= 1",
+        )
         _check(
             0 < self.test_fraction < 1,
             "window.test_fraction",
@@ -73,17 +92,39 @@ class TrainParams:
     hidden_size: int
     num_layers: int
     dropout: float
+    target: str
     lr: float
+    lr_schedule: str
+    weight_decay: float
+    grad_clip: float
     batch_size: int
     epochs: int
+    patience: int
     max_windows_per_epoch: int
+    precision: str
     device: str
 
     def __post_init__(self) -> None:
         for name in ("hidden_size", "num_layers", "batch_size", "epochs"):
             _check(getattr(self, name) >= 1, f"train.{name}", getattr(self, name), ">= 1")
         _check(0 <= self.dropout < 1, "train.dropout", self.dropout, "in [0, 1)")
+        _check(self.target in TARGETS, "train.target", self.target, f"one of {TARGETS}")
         _check(self.lr > 0, "train.lr", self.lr, "> 0")
+        _check(
+            self.lr_schedule in LR_SCHEDULES,
+            "train.lr_schedule",
+            self.lr_schedule,
+            f"one of {LR_SCHEDULES}",
+        )
+        _check(self.weight_decay >= 0, "train.weight_decay", self.weight_decay, ">= 0")
+        _check(self.grad_clip >= 0, "train.grad_clip", self.grad_clip, ">= 0 (0 = none)")
+        _check(self.patience >= 0, "train.patience", self.patience, ">= 0 (0 = none)")
+        _check(
+            self.precision in PRECISIONS,
+            "train.precision",
+            self.precision,
+            f"one of {PRECISIONS}",
+        )
         _check(
             self.max_windows_per_epoch >= 0,
             "train.max_windows_per_epoch",
@@ -96,11 +137,16 @@ class TrainParams:
 class EvaluateParams:
     batch_size: int
     plot_hours: int
+    baselines: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.baselines) - set(BASELINES))
+        _check(not unknown, "evaluate.baselines", unknown, f"names among {list(BASELINES)}")
 
 
 @dataclass(frozen=True)
 class Params:
-    seed: int
+    seeds: tuple[int, ...]
     data: DataParams
     ingest: IngestParams
     features: FeaturesParams
@@ -137,10 +183,11 @@ def parse_params(raw: dict[str, Any]) -> Params:
         "train": TrainParams,
         "evaluate": EvaluateParams,
     }
-    if "seed" not in raw:
-        raise ParamsError("params.yaml: 'seed' is missing")
+    seeds = raw.get("seeds")
+    if not (isinstance(seeds, list) and seeds and all(isinstance(s, int) for s in seeds)):
+        raise ParamsError(f"params.yaml: seeds = {seeds!r}, expected a list of integers")
     return Params(
-        seed=int(raw["seed"]),
+        seeds=tuple(seeds),
         **{name: _section(cls, raw.get(name), name) for name, cls in classes.items()},
     )
 

@@ -1,8 +1,9 @@
 """window: per region, split windows by time, fit min-max scaling on the training part, and store
 the scaled series with a window index instead of materialised windows.
 
-A window is `lookback` consecutive hours of every feature; its label is the load of the next hour.
-Windows never cross a gap that ingest left open. Of each region's windows, in time order, the last
+A window is `lookback` consecutive hours of every feature (plus the lagged loads and the shifted
+calendar that `InputSpec` describes); its label is the load of the next hour. Windows never cross
+a gap that ingest left open, lags included. Of each region's windows, in time order, the last
 `test_fraction` are the test part (the study's split) and the last `val_fraction` of the rest are
 the validation part. The scaler sees only rows of the training part.
 """
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import MinMaxScaler
 
-from stages.batches import INDEX_FILE, META_FILE, SERIES_FILE, SPLITS
+from stages.batches import INDEX_FILE, META_FILE, SERIES_FILE, SPLITS, InputSpec
 from stages.errors import PipelineError, run_stage
 from stages.files import atomic_path, write_json
 from stages.params import WindowParams, load_params
@@ -27,13 +28,17 @@ log = logging.getLogger(__name__)
 NON_FEATURES = ("region", "timestamp")
 
 
-def label_rows(timestamps: np.ndarray, lookback: int) -> np.ndarray:
-    """Positions of rows preceded by `lookback` consecutive hours, i.e. rows that can be labels."""
+def input_spec(params: WindowParams) -> InputSpec:
+    return InputSpec(params.lookback, params.lags, params.future_calendar)
+
+
+def label_rows(timestamps: np.ndarray, history: int) -> np.ndarray:
+    """Positions of rows preceded by `history` consecutive hours, i.e. rows that can be labels."""
     hours = timestamps.astype("datetime64[h]").astype(np.int64)
     position = np.arange(len(hours))
     starts_run = np.r_[True, np.diff(hours) != 1]
     run_start = np.maximum.accumulate(np.where(starts_run, position, 0))
-    return np.flatnonzero(position - run_start >= lookback)
+    return np.flatnonzero(position - run_start >= history)
 
 
 def split_codes(n_windows: int, test_fraction: float, val_fraction: float) -> np.ndarray:
@@ -52,7 +57,7 @@ def window_region(values: np.ndarray, timestamps: np.ndarray, params: WindowPara
     Returns the scaled float32 values, label rows, split codes and the fitted scaler, or None
     when the region has no training window.
     """
-    labels = label_rows(timestamps, params.lookback)
+    labels = label_rows(timestamps, input_spec(params).history)
     codes = split_codes(len(labels), params.test_fraction, params.val_fraction)
     train_labels = labels[codes == 0]
     if len(train_labels) == 0:
@@ -76,7 +81,7 @@ def build_windows(frame: pd.DataFrame, params: WindowParams):
                 "%s skipped: %d rows give no training window of %d hours",
                 region,
                 len(rows),
-                params.lookback,
+                input_spec(params).history,
             )
             continue
         scaled, labels, codes, scaler = result
@@ -95,8 +100,16 @@ def build_windows(frame: pd.DataFrame, params: WindowParams):
         counts[region] = {s: int((codes == i).sum()) for i, s in enumerate(SPLITS)}
         offset += len(scaled)
     if not series_parts:
-        raise PipelineError(f"no region has a training window of {params.lookback} hours")
-    meta = {"lookback": params.lookback, "features": features, "scalers": scalers}
+        raise PipelineError(
+            f"no region has a training window of {input_spec(params).history} hours"
+        )
+    meta = {
+        "lookback": params.lookback,
+        "lags": list(params.lags),
+        "future_calendar": params.future_calendar,
+        "features": features,
+        "scalers": scalers,
+    }
     return np.concatenate(series_parts), pd.concat(index_parts, ignore_index=True), meta, counts
 
 

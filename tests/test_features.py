@@ -34,3 +34,12 @@ def test_input_frame_is_left_alone():
     original = frame("2018-01-01 00:00")
     add_time_features(original, cyclic=True)
     assert list(original.columns) == ["timestamp", "load_mw"]
+
+
+def test_holidays_are_flagged_by_date():
+    out = add_time_features(
+        frame("2018-07-04 00:00", "2018-07-04 23:00", "2018-07-05 12:00", "2018-11-22 08:00"),
+        cyclic=False,
+        holidays=True,
+    )
+    assert out["holiday"].tolist() == [1, 1, 0, 1]  # Independence Day, Thanksgiving

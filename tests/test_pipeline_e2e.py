@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -17,18 +19,11 @@ from tests.synthetic import load_series, write_region_csv
 
 REPO = Path(__file__).resolve().parents[1]
 REGIONS = ("AAA", "BBB", "CCC")
+SEEDS = [1, 2]
 TINY = {
-    "window": {"lookback": 24, "test_fraction": 0.1, "val_fraction": 0.1},
-    "train": {
-        "hidden_size": 8,
-        "num_layers": 2,
-        "dropout": 0.2,
-        "lr": 0.003,
-        "batch_size": 64,
-        "epochs": 2,
-        "max_windows_per_epoch": 0,
-        "device": "cpu",
-    },
+    "seeds": SEEDS,
+    "window": {"lookback": 24},
+    "train": {"hidden_size": 8, "lr": 0.003, "batch_size": 64, "epochs": 2, "device": "cpu"},
     "evaluate": {"batch_size": 256, "plot_hours": 48},
 }
 pytestmark = pytest.mark.e2e
@@ -69,7 +64,8 @@ def repo(tmp_path_factory) -> Path:
     shutil.rmtree(project / "metrics", ignore_errors=True)
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["data"] |= {"source_dir": str(source), "regions": list(REGIONS)}
-    params |= TINY
+    for section, values in TINY.items():
+        params[section] = values if section == "seeds" else params[section] | values
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
     run(project, "git", "init", "-q")
@@ -103,23 +99,43 @@ def test_repro_builds_every_output(repo):
         "windows",
         "train_gru",
         "train_lstm",
-        "history_gru",
-        "history_lstm",
         "evaluate",
         "evaluate_regions",
     }
     assert set(metrics["data_quality"]) == set(REGIONS)
     assert metrics["windows"]["total"]["val"] > 0
-    assert [r["epoch"] for r in metrics["history_gru"]] == [1, 2]
-    assert "val_loss" in metrics["history_lstm"][-1]
-    evaluation = metrics["evaluate"]
-    for predictor in ("gru", "lstm", "persistence", "same_hour_yesterday"):
-        assert 0 < evaluation[predictor]["smape"] < 200
-        assert evaluation[predictor]["smape_study_formula"] == pytest.approx(
-            evaluation[predictor]["smape"] / 4
+    for cell in ("gru", "lstm"):
+        summary = metrics[f"train_{cell}"]
+        assert sorted(summary) == ["best_val_loss_mean", *(f"seed{s}" for s in SEEDS)]
+        assert summary["best_val_loss_mean"] == pytest.approx(
+            np.mean([summary[f"seed{s}"]["best_val_loss"] for s in SEEDS])
         )
+        for seed in SEEDS:
+            history = json.loads((repo / f"metrics/history/{cell}/seed{seed}.json").read_text())
+            assert [r["epoch"] for r in history] == [1, 2] and "val_loss" in history[-1]
+    evaluation = metrics["evaluate"]
+    assert set(evaluation["baselines"]) == {
+        "persistence",
+        "same_hour_yesterday",
+        "same_hour_last_week",
+        "linear",
+        "gradient_boosting",
+    }
+    assert set(evaluation["seeds"]) == {f"{c}_seed{s}" for c in ("gru", "lstm") for s in SEEDS}
+    for group in ("models", "ensembles", "baselines"):
+        for scores in evaluation[group].values():
+            assert 0 < scores["smape"] < 200
+            assert scores["smape_study_formula"] == pytest.approx(scores["smape"] / 4)
+    gru_seeds = [evaluation["seeds"][f"gru_seed{s}"]["smape"] for s in SEEDS]
+    assert evaluation["models"]["gru"]["smape"] == pytest.approx(np.mean(gru_seeds))
+    assert evaluation["models"]["gru"]["smape_std"] == pytest.approx(np.std(gru_seeds, ddof=1))
     assert evaluation["test_windows"] == metrics["windows"]["total"]["test"]
     assert set(metrics["evaluate_regions"]) == set(REGIONS)
+    predictions = pd.read_parquet(repo / "data/predictions.parquet")
+    assert len(predictions) == evaluation["test_windows"]
+    assert predictions["gru"].to_numpy() == pytest.approx(
+        predictions[[f"gru_seed{s}" for s in SEEDS]].mean(axis=1).to_numpy()
+    )
 
 
 def test_second_repro_runs_nothing(repo):
@@ -133,16 +149,24 @@ def test_experiment_reruns_only_affected_stages(repo):
     assert "Running stage 'train@gru'" in log and "Running stage 'evaluate'" in log
     assert "Running stage 'ingest'" not in log and "Running stage 'window'" not in log
     dvc(repo, "exp", "run", "--temp", "-n", "one-epoch", "-S", "train.epochs=1")
+    study = (REPO / "presets/study.txt").read_text().split()
+    study += ["-S", "train.hidden_size=8", "-S", "train.batch_size=64", "-S", "seeds=[1]"]
+    log = dvc(repo, "exp", "run", "--temp", "-n", "study", *study)
+    assert "Running stage 'features'" in log and "Running stage 'window'" in log
     shown = json.loads(dvc(repo, "exp", "show", "--json"))
     experiments = {
         exp["name"]: exp["revs"][0]["data"]
         for baseline in shown
         for exp in (baseline.get("experiments") or [])
     }
-    assert {"lr-up", "one-epoch"} <= set(experiments)
+    assert {"lr-up", "one-epoch", "study"} <= set(experiments)
     params = experiments["lr-up"]["params"]["params.yaml"]["data"]
     assert params["train"]["lr"] == 0.01
-    assert "gru" in experiments["one-epoch"]["metrics"]["metrics/evaluate.json"]["data"]
+    assert "gru" in experiments["one-epoch"]["metrics"]["metrics/evaluate.json"]["data"]["models"]
+    study = experiments["study"]["params"]["params.yaml"]["data"]
+    assert (study["window"]["lags"], study["train"]["target"]) == ([], "level")
+    study_eval = experiments["study"]["metrics"]["metrics/evaluate.json"]["data"]
+    assert "same_hour_last_week" not in study_eval["baselines"]  # beyond the study's 90 hours
 
 
 def test_mlflow_holds_every_training_run_with_its_tags(repo):
@@ -155,7 +179,9 @@ def test_mlflow_holds_every_training_run_with_its_tags(repo):
     assert len(ingest_runs) == 1  # the experiments did not rerun ingest
     assert ingest_runs[0].data.metrics["AAA.rows_raw"] == 24 * 30
     runs = [r for r in runs if r not in ingest_runs]
-    assert len(runs) == 6  # gru and lstm for the repro, the workspace exp and the --temp exp
+    # Per seed, gru and lstm for the repro, the workspace exp and the first --temp exp; one seed
+    # each for the study preset.
+    assert len(runs) == 2 * len(SEEDS) * 3 + 2
     head = run(repo, "git", "rev-parse", "HEAD").strip()
     for r in runs:
         assert r.data.tags["dvc.stage"] in {"train@gru", "train@lstm"}
@@ -169,7 +195,9 @@ def test_mlflow_holds_every_training_run_with_its_tags(repo):
         assert {"model", "plots"} <= artifacts
     assert not (repo / "mlruns").exists()
     names = {r.data.tags.get("dvc.exp_name") for r in runs}
-    assert {"lr-up", "one-epoch"} <= names
+    assert {"lr-up", "one-epoch", "study"} <= names
+    seeds = {(r.data.tags["dvc.stage"], r.data.params["seed"]) for r in runs}
+    assert seeds == {(f"train@{c}", str(s)) for c in ("gru", "lstm") for s in SEEDS}
     assert not (repo / ".dvc/tmp/exps").exists() or not any(
         (repo / ".dvc/tmp/exps").glob("*/mlflow.db")
     )

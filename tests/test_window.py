@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 import torch
 
-from stages.batches import gather
+from stages.batches import InputSpec, gather
 from stages.errors import PipelineError
 from stages.params import WindowParams
 from stages.window import build_windows, label_rows, split_codes, window_region
@@ -44,11 +44,38 @@ def test_scaler_sees_only_the_training_part():
 
 def test_window_and_label_alignment_against_a_hand_built_example():
     series = torch.tensor([[float(i), 10.0 * i] for i in range(8)])  # (rows, 2 features)
-    inputs, labels = gather(series, torch.tensor([3, 7]), lookback=3)
+    inputs, labels = gather(series, torch.tensor([3, 7]), InputSpec(lookback=3))
     assert inputs.shape == (2, 3, 2)
     assert inputs[0].tolist() == [[0.0, 0.0], [1.0, 10.0], [2.0, 20.0]]
     assert inputs[1, :, 0].tolist() == [4.0, 5.0, 6.0]
     assert labels.tolist() == [3.0, 7.0]  # the load (first feature) of the next hour
+
+
+def test_lag_and_future_calendar_channels_against_a_hand_built_example():
+    series = torch.tensor([[float(i), 10.0 * i] for i in range(12)])  # load i, calendar 10 i
+    spec = InputSpec(lookback=2, lags=(5,), future_calendar=True)
+    assert spec.history == 6 and spec.channels(["load", "cal"]) == ["load", "cal", "load_lag_5"]
+    inputs, labels = gather(series, torch.tensor([9]), spec)
+    # Steps are hours 7 and 8: their load, the calendar of hours 8 and 9 (9 is the forecast
+    # hour), and the load 5 hours before hours 8 and 9.
+    assert inputs[0].tolist() == [[7.0, 80.0, 3.0], [8.0, 90.0, 4.0]]
+    assert labels.tolist() == [9.0]
+
+
+def test_labels_need_the_history_of_their_lags():
+    stamps = hours(("2018-01-01 00:00", 10))
+    spec = InputSpec(lookback=2, lags=(5,))
+    assert label_rows(stamps, spec.history).tolist() == [6, 7, 8, 9]
+
+
+def test_validation_part_is_not_seen_by_the_scaler():
+    n = 40
+    values = np.arange(n, dtype=np.float64)[:, None]
+    _, labels, codes, scaler = window_region(
+        values, hours(("2018-01-01", n)), WindowParams(4, 0.25, 0.2)
+    )
+    assert (codes == 1).sum() == 5 and codes.tolist() == sorted(codes.tolist())
+    assert scaler.data_max_[0] == labels[codes == 0][-1] < labels[codes == 1][0]
 
 
 def features_frame(region: str, n: int, start: str = "2018-01-01") -> pd.DataFrame:
