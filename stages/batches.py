@@ -36,11 +36,12 @@ class InputSpec:
     lookback: int
     lags: tuple[int, ...] = ()
     future_calendar: bool = False
+    min_history: int = 0
 
     @property
     def history(self) -> int:
-        """Consecutive hours a label needs before it."""
-        return self.lookback + max(self.lags, default=1) - 1
+        """Consecutive hours a label needs before it: what its inputs reach, or `min_history`."""
+        return max(self.min_history, self.lookback + max(self.lags, default=1) - 1)
 
     def channels(self, features: list[str]) -> list[str]:
         return [*features, *(f"load_lag_{lag}" for lag in self.lags)]
@@ -71,7 +72,10 @@ def load_windows(directory: Path) -> Windows:
         series=np.load(directory / SERIES_FILE),
         index=pd.read_parquet(directory / INDEX_FILE),
         spec=InputSpec(
-            meta["lookback"], tuple(meta.get("lags", ())), meta.get("future_calendar", False)
+            meta["lookback"],
+            tuple(meta.get("lags", ())),
+            meta.get("future_calendar", False),
+            meta.get("min_history", 0),
         ),
         features=meta["features"],
         scalers=meta["scalers"],

@@ -69,6 +69,7 @@ class WindowParams:
     val_fraction: float
     lags: tuple[int, ...] = ()
     future_calendar: bool = False
+    min_history: int = 0
 
     def __post_init__(self) -> None:
         _check(self.lookback >= 1, "window.lookback", self.lookback, ">= 1")
@@ -78,6 +79,7 @@ class WindowParams:
             list(self.lags),
             "a list of whole hours >= 1",
         )
+        _check(self.min_history >= 0, "window.min_history", self.min_history, ">= 0")
         _check(
             0 < self.test_fraction < 1,
             "window.test_fraction",

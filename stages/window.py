@@ -29,7 +29,7 @@ NON_FEATURES = ("region", "timestamp")
 
 
 def input_spec(params: WindowParams) -> InputSpec:
-    return InputSpec(params.lookback, params.lags, params.future_calendar)
+    return InputSpec(params.lookback, params.lags, params.future_calendar, params.min_history)
 
 
 def label_rows(timestamps: np.ndarray, history: int) -> np.ndarray:
@@ -107,6 +107,7 @@ def build_windows(frame: pd.DataFrame, params: WindowParams):
         "lookback": params.lookback,
         "lags": list(params.lags),
         "future_calendar": params.future_calendar,
+        "min_history": params.min_history,
         "features": features,
         "scalers": scalers,
     }

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.study_reference import study_params
 from stages.features import add_time_features
 from stages.ingest import ingest
 from stages.params import load_params
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"no real data in {DAT
 
 @pytest.fixture(scope="module")
 def ingested():
-    params = load_params(REPO / "params.yaml")
+    params = study_params(REPO / "params.yaml")  # the study's windows
     return ingest(DATA, params.data.regions, params.ingest), params
 
 
@@ -64,3 +65,17 @@ def test_cleaned_series_give_980343_training_windows(ingested):
         assert counts[region]["train"] == windows - int(0.1 * windows)
     assert sum(c["train"] for c in counts.values()) == 980_343
     assert sum(c["test"] for c in counts.values()) == 108_920
+
+
+def test_default_windows_hold_out_validation_before_test(ingested):
+    """The defaults' weekly lag needs 257 hours before a label; the validation part is the last
+    10% of each region's training part and ends where its test part begins."""
+    (table, _), _ = ingested
+    params = load_params(REPO / "params.yaml")
+    features = add_time_features(table, params.features.cyclic, params.features.holidays)
+    _, index, _, counts = build_windows(features, params.window)
+    for _, region in index.groupby("region", sort=False):
+        splits = region["split"].tolist()
+        assert splits == sorted(splits, key=["train", "val", "test"].index)
+    totals = {s: sum(c[s] for c in counts.values()) for s in ("train", "val", "test")}
+    assert totals == {"train": 880_692, "val": 97_848, "test": 108_719}
