@@ -47,12 +47,11 @@ CALENDAR = (
 VARIANTS = {
     "study": STUDY,
     "+delta target": STUDY + " -S train.target=delta",
-    "+forecast-hour calendar, cyclic, holidays": STUDY
-    + " -S train.target=delta -S window.future_calendar=true"
-    " -S features.cyclic=true -S features.holidays=true",
-    "+weekly lag": STUDY + " -S train.target=delta -S window.future_calendar=true"
-    " -S features.cyclic=true -S features.holidays=true -S window.lags=[168]",
-    "+cosine lr, gradient clipping (the default)": "",
+    "+forecast-hour calendar, cyclic, holidays": STUDY + CALENDAR,
+    "+weekly lag": STUDY + CALENDAR + " -S window.lags=[168]",
+    "+cosine lr, gradient clipping": STUDY
+    + CALENDAR
+    + " -S window.lags=[168] -S train.lr_schedule=cosine -S train.grad_clip=1.0",
 }
 
 
