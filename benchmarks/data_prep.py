@@ -1,8 +1,9 @@
 """Data preparation, the study's code against our ingest + features + window, on the same CPU.
 
 Each variant runs in its own fresh process, which reports its wall time and peak RSS; results go
-to benchmarks/results/data_prep.json. Neither variant writes files (the study's never did), so
-the figures compare computation alone.
+to benchmarks/results/data_prep.json. `ours` makes the study's features and windows; `ours_defaults`
+those of params.yaml (sin/cos calendar, holidays, validation split, a week of history per label).
+No variant writes files (the study's never did), so the figures compare computation alone.
 
     python -m benchmarks.data_prep --data-dir ../shared/data/pjm-hourly
 """
@@ -21,37 +22,57 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 RESULT = Path(__file__).parent / "results" / "data_prep.json"
+VARIANTS = ("ours", "ours_defaults", "study")
 
 
 def run_variant(variant: str, data_dir: Path) -> dict:
     """Prepare the data once, in this process; return what was made, the seconds and peak RSS."""
     from benchmarks.study_reference import study_params, study_preprocess
+    from stages.acquire import region_file
     from stages.features import add_time_features
     from stages.ingest import ingest
+    from stages.params import load_params
     from stages.window import build_windows
 
-    params = study_params()  # the study's features and windows, made our way
+    params = load_params() if variant == "ours_defaults" else study_params()
     regions = params.data.regions
-    started = time.perf_counter()  # imports excluded: both variants load the same libraries
+    imported_mib = resident_mib()
+    started = time.perf_counter()  # imports excluded: every variant loads the same libraries
     if variant == "study":
-        files = [data_dir / f"{r}_hourly.csv" for r in regions]
+        files = [region_file(data_dir, r) for r in regions]
         train_x, _, test_x, _, _ = study_preprocess(files)
         made = {
             "train_windows": len(train_x),
             "test_windows": sum(map(len, test_x.values())),
             "dtype": str(train_x.dtype),
+            "windows_mib": round((train_x.nbytes + sum(x.nbytes for x in test_x.values())) / 2**20),
         }
     else:
         table, _ = ingest(data_dir, regions, params.ingest)
-        series, index, _, _ = build_windows(add_time_features(table, False), params.window)
+        features = add_time_features(table, params.features.cyclic, params.features.holidays)
+        windows, _ = build_windows(features, params.window)
         made = {
-            "train_windows": int((index["split"] == "train").sum()),
-            "test_windows": int((index["split"] == "test").sum()),
-            "dtype": str(series.dtype),
+            "train_windows": len(windows.split("train")),
+            "test_windows": len(windows.split("test")),
+            "dtype": str(windows.series.dtype),
+            "series_mib": round(windows.series.nbytes / 2**20, 1),
         }
     seconds = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    return {**made, "seconds": round(seconds, 2), "peak_rss_mib": round(peak_mib, 1)}
+    return {
+        **made,
+        "seconds": round(seconds, 2),
+        "peak_rss_mib": round(peak_mib, 1),
+        "rss_after_imports_mib": round(imported_mib, 1),
+    }
+
+
+def resident_mib() -> float:
+    """This process's resident memory now (the libraries it imported, before any data)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024  # kB
+    return float("nan")
 
 
 def cpu_name() -> str:
@@ -63,15 +84,17 @@ def cpu_name() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--variant", choices=("study", "ours"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--data-dir", type=Path, required=True, help="directory of <REGION>_hourly.csv files"
+    )
+    parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.variant:  # a child process: measure one variant, print JSON
         print(json.dumps(run_variant(args.variant, args.data_dir)))
         return
 
     results = {}
-    for variant in ("ours", "study"):
+    for variant in VARIANTS:
         child = subprocess.run(
             [
                 sys.executable,
@@ -84,8 +107,10 @@ def main() -> None:
             ],
             capture_output=True,
             text=True,
-            check=True,
+            check=False,
         )
+        if child.returncode:
+            sys.exit(f"{variant}: {child.stderr.strip().splitlines()[-1]}")
         results[variant] = json.loads(child.stdout.strip().splitlines()[-1])
         print(variant, results[variant], flush=True)
 
@@ -109,6 +134,9 @@ def main() -> None:
         },
         "results": results,
         "speedup": round(results["study"]["seconds"] / results["ours"]["seconds"], 1),
+        "speedup_defaults": round(
+            results["study"]["seconds"] / results["ours_defaults"]["seconds"], 1
+        ),
         "peak_rss_ratio": round(
             results["study"]["peak_rss_mib"] / results["ours"]["peak_rss_mib"], 1
         ),

@@ -23,14 +23,14 @@ import yaml
 
 from benchmarks.data_prep import cpu_name
 from benchmarks.study_reference import STUDY_PRESET, apply_overrides
-from stages.batches import LOAD_COLUMN, Windows
+from stages.batches import LOAD_COLUMN
 from stages.evaluate import predict, predictions_frame, score
 from stages.features import add_time_features
 from stages.ingest import ingest
 from stages.model import ModelConfig, select_device
 from stages.params import PARAMS_FILE, parse_params
 from stages.train import best_record, train_model
-from stages.window import build_windows, input_spec
+from stages.window import build_windows
 
 RESULTS = Path(__file__).parent / "results"
 REDUCED = (
@@ -59,8 +59,7 @@ def run_variant(table, overrides: str, device: torch.device) -> dict:
     raw = yaml.safe_load(PARAMS_FILE.read_text())
     params = parse_params(apply_overrides(apply_overrides(raw, overrides), REDUCED))
     features = add_time_features(table, params.features.cyclic, params.features.holidays)
-    series, index, meta, _ = build_windows(features, params.window)
-    windows = Windows(series, index, input_spec(params.window), meta["features"], meta["scalers"])
+    windows, _ = build_windows(features, params.window)
     config = ModelConfig(
         "gru",
         len(windows.spec.channels(windows.features)),
@@ -77,15 +76,15 @@ def run_variant(table, overrides: str, device: torch.device) -> dict:
     scaled = {
         "model": predict(
             model,
-            torch.from_numpy(series).to(device),
+            torch.from_numpy(windows.series).to(device),
             torch.tensor(rows, device=device),
             windows.spec,
             params.evaluate.batch_size,
         ),
-        "persistence": series[rows - 1, LOAD_COLUMN],
+        "persistence": windows.series[rows - 1, LOAD_COLUMN],
     }
     if windows.spec.history >= 168:
-        scaled["same_hour_last_week"] = series[rows - 168, LOAD_COLUMN]
+        scaled["same_hour_last_week"] = windows.series[rows - 168, LOAD_COLUMN]
     mean, _ = score(predictions_frame(windows, val, scaled), list(scaled))
     return {
         "overrides": overrides,

@@ -104,6 +104,12 @@ class StudyNet(nn.Module):
         return zeros if self.cell == "gru" else (zeros, zeros.clone())
 
 
+def study_loader(train_x: np.ndarray, train_y: np.ndarray, batch_size: int = 1024) -> DataLoader:
+    """The study's batches: float64 windows sampled one by one and collated on the host."""
+    dataset = TensorDataset(torch.from_numpy(train_x), torch.from_numpy(train_y))
+    return DataLoader(dataset, shuffle=True, batch_size=batch_size, drop_last=True)
+
+
 def study_train(
     train_x,
     train_y,
@@ -115,12 +121,7 @@ def study_train(
     max_steps: int | None = None,
 ):
     """The study's loop; returns the model, seconds per epoch and the last epoch's mean loss."""
-    loader = DataLoader(
-        TensorDataset(torch.from_numpy(train_x), torch.from_numpy(train_y)),
-        shuffle=True,
-        batch_size=batch_size,
-        drop_last=True,
-    )
+    loader = study_loader(train_x, train_y, batch_size)
     model = StudyNet(cell, train_x.shape[2]).to(device)
     criterion, optimizer = nn.MSELoss(), torch.optim.Adam(model.parameters(), lr=lr)
     model.train()

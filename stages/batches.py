@@ -6,7 +6,7 @@ on whichever device the series lives (the GPU when training there).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from stages.files import read_json
+from stages.files import read_json, write_json
 
 SPLITS = ("train", "val", "test")
 SERIES_FILE = "series.npy"
@@ -37,6 +37,16 @@ class InputSpec:
     lags: tuple[int, ...] = ()
     future_calendar: bool = False
     min_history: int = 0
+
+    @classmethod
+    def from_dict(cls, stored: dict[str, Any]) -> InputSpec:
+        """The spec as written to meta.json or a checkpoint (JSON has lists, not tuples)."""
+        return cls(
+            stored["lookback"],
+            tuple(stored.get("lags", ())),
+            stored.get("future_calendar", False),
+            stored.get("min_history", 0),
+        )
 
     @property
     def history(self) -> int:
@@ -66,17 +76,20 @@ class Windows:
         return low + np.asarray(scaled, dtype=np.float64) * (high - low)
 
 
+def save_windows(windows: Windows, directory: Path) -> None:
+    """Write the artefacts into `directory`, which must exist; `load_windows` reads them back."""
+    np.save(directory / SERIES_FILE, windows.series)
+    windows.index.to_parquet(directory / INDEX_FILE, index=False)
+    meta = {**asdict(windows.spec), "features": windows.features, "scalers": windows.scalers}
+    write_json(directory / META_FILE, meta)
+
+
 def load_windows(directory: Path) -> Windows:
     meta: dict[str, Any] = read_json(directory / META_FILE)
     return Windows(
         series=np.load(directory / SERIES_FILE),
         index=pd.read_parquet(directory / INDEX_FILE),
-        spec=InputSpec(
-            meta["lookback"],
-            tuple(meta.get("lags", ())),
-            meta.get("future_calendar", False),
-            meta.get("min_history", 0),
-        ),
+        spec=InputSpec.from_dict(meta),
         features=meta["features"],
         scalers=meta["scalers"],
     )

@@ -30,9 +30,8 @@ from stages.batches import LOAD_COLUMN, InputSpec, Windows, gather, load_windows
 from stages.errors import PipelineError, run_stage
 from stages.files import atomic_path, write_json
 from stages.metrics import forecast_metrics
-from stages.model import ModelConfig, RNNForecaster, select_device
+from stages.model import ModelConfig, RNNForecaster, autocast, select_device
 from stages.params import load_params
-from stages.train import autocast
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +45,7 @@ def load_models(
 ) -> tuple[str, list[tuple[int, RNNForecaster, str | None]]]:
     """The cell and its (seed, model, MLflow run id) triples, checked against the windows."""
     checkpoint = torch.load(path, map_location=device, weights_only=True)
-    spec = InputSpec(**{**checkpoint["spec"], "lags": tuple(checkpoint["spec"]["lags"])})
+    spec = InputSpec.from_dict(checkpoint["spec"])
     if spec != windows.spec or checkpoint["features"] != windows.features:
         raise PipelineError(
             f"{path}: trained on windows {asdict(spec)} of {checkpoint['features']}, but the "

@@ -13,15 +13,27 @@ CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
 
 
 def select_device(name: str) -> torch.device:
-    """`auto` picks CUDA when present, else the CPU; a named device must exist."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise PipelineError(
-            f"params.yaml: train.device = {name!r}, but no CUDA device is available"
-        )
+    """`auto` picks CUDA when present, else the CPU; a named device must exist.
+
+    On CUDA, float32 matmuls and the cuDNN GRU/LSTM kernels may use TF32 tensor cores: a 10-bit
+    mantissa (about 0.1% relative error per product), well below forecast errors of 1-3% sMAPE.
+    """
+    device = torch.device(
+        ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
+    )
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise PipelineError(
+                f"params.yaml: train.device = {name!r}, but no CUDA device is available"
+            )
+        torch.backends.cuda.matmul.fp32_precision = "tf32"
+        torch.backends.cudnn.rnn.fp32_precision = "tf32"
     return device
+
+
+def autocast(device: torch.device, precision: str) -> torch.autocast:
+    """bf16 autocast for `precision: bf16`; weights, optimizer state and the loss stay fp32."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 @dataclass(frozen=True)

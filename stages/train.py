@@ -26,7 +26,7 @@ from tqdm import tqdm
 from stages.batches import InputSpec, Windows, gather, load_windows
 from stages.errors import PipelineError, run_stage
 from stages.files import atomic_path, write_json
-from stages.model import CELLS, ModelConfig, RNNForecaster, select_device
+from stages.model import CELLS, ModelConfig, RNNForecaster, autocast, select_device
 from stages.params import TrainParams, load_params
 
 log = logging.getLogger(__name__)
@@ -44,11 +44,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def autocast(device: torch.device, precision: str) -> torch.autocast:
-    """bf16 autocast for `precision: bf16`; weights, optimizer state and the loss stay fp32."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 @torch.inference_mode()
@@ -177,9 +172,11 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params()
     device = select_device(params.train.device)
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
+    if device.type == "cpu" and params.train.precision == "bf16":
+        log.warning(
+            "train.precision = bf16 on the CPU: without bf16 instructions (AMX, AVX512-BF16) "
+            "the CPU emulates them, 11x slower than fp32 on a 2-core AVX2 machine (README)"
+        )
     windows = load_windows(args.windows)
     config = ModelConfig(
         cell=args.cell,

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import MinMaxScaler
 
-from stages.batches import INDEX_FILE, META_FILE, SERIES_FILE, SPLITS, InputSpec
+from stages.batches import SPLITS, InputSpec, Windows, save_windows
 from stages.errors import PipelineError, run_stage
 from stages.files import atomic_path, write_json
 from stages.params import WindowParams, load_params
@@ -67,8 +67,11 @@ def window_region(values: np.ndarray, timestamps: np.ndarray, params: WindowPara
     return scaled, labels, codes, scaler
 
 
-def build_windows(frame: pd.DataFrame, params: WindowParams):
-    """Window every region of the features table; return series, index and metadata."""
+def build_windows(
+    frame: pd.DataFrame, params: WindowParams
+) -> tuple[Windows, dict[str, dict[str, int]]]:
+    """Window every region of the features table; return the windows and their counts per region
+    and split."""
     features = [c for c in frame.columns if c not in NON_FEATURES]
     series_parts, index_parts, scalers, counts = [], [], {}, {}
     offset = 0
@@ -103,15 +106,14 @@ def build_windows(frame: pd.DataFrame, params: WindowParams):
         raise PipelineError(
             f"no region has a training window of {input_spec(params).history} hours"
         )
-    meta = {
-        "lookback": params.lookback,
-        "lags": list(params.lags),
-        "future_calendar": params.future_calendar,
-        "min_history": params.min_history,
-        "features": features,
-        "scalers": scalers,
-    }
-    return np.concatenate(series_parts), pd.concat(index_parts, ignore_index=True), meta, counts
+    windows = Windows(
+        np.concatenate(series_parts),
+        pd.concat(index_parts, ignore_index=True),
+        input_spec(params),
+        features,
+        scalers,
+    )
+    return windows, counts
 
 
 def main() -> None:
@@ -121,12 +123,10 @@ def main() -> None:
     parser.add_argument("counts", type=Path, help="output JSON: windows per region and split")
     args = parser.parse_args()
     params = load_params()
-    series, index, meta, counts = build_windows(pd.read_parquet(args.features), params.window)
+    windows, counts = build_windows(pd.read_parquet(args.features), params.window)
     with atomic_path(args.windows) as tmp:
         tmp.mkdir()
-        np.save(tmp / SERIES_FILE, series)
-        index.to_parquet(tmp / INDEX_FILE, index=False)
-        write_json(tmp / META_FILE, meta)
+        save_windows(windows, tmp)
     totals = {s: sum(c[s] for c in counts.values()) for s in SPLITS}
     write_json(args.counts, {"total": totals, "regions": counts})
     log.info("%s windows over %d regions -> %s", totals, len(counts), args.windows)

@@ -31,8 +31,9 @@ def windows_of(spec: InputSpec, hours: int = 24 * 60, regions=("AAA", "BBB")) ->
             )
         )
     params = WindowParams(spec.lookback, 0.1, 0.1, spec.lags, spec.future_calendar)
-    values, index, meta, _ = build_windows(pd.concat(frames), params)
-    return Windows(values, index, spec, meta["features"], meta["scalers"])
+    windows, _ = build_windows(pd.concat(frames), params)
+    assert windows.spec == spec
+    return windows
 
 
 def test_repeat_baselines_read_the_hour_they_name():

@@ -58,7 +58,7 @@ def test_cleaned_series_give_980343_training_windows(ingested):
     """Cleaning adds the filled hours and removes merged duplicates and FE's leading 0 MW hour,
     so each region has rows_clean - 90 windows instead of rows_raw - 90."""
     (table, report), params = ingested
-    _, _, _, counts = build_windows(add_time_features(table, False), params.window)
+    _, counts = build_windows(add_time_features(table, False), params.window)
     for region, r in report.items():
         windows = r["rows_clean"] - params.window.lookback  # no gap splits a real series
         assert counts[region]["test"] == int(0.1 * windows)
@@ -68,14 +68,14 @@ def test_cleaned_series_give_980343_training_windows(ingested):
 
 
 def test_default_windows_hold_out_validation_before_test(ingested):
-    """The defaults' weekly lag needs 257 hours before a label; the validation part is the last
-    10% of each region's training part and ends where its test part begins."""
+    """By default every label has a week of history (window.min_history); the validation part is
+    the last 10% of each region's training part and ends where its test part begins."""
     (table, _), _ = ingested
     params = load_params(REPO / "params.yaml")
     features = add_time_features(table, params.features.cyclic, params.features.holidays)
-    _, index, _, counts = build_windows(features, params.window)
-    for _, region in index.groupby("region", sort=False):
+    windows, counts = build_windows(features, params.window)
+    for _, region in windows.index.groupby("region", sort=False):
         splits = region["split"].tolist()
         assert splits == sorted(splits, key=["train", "val", "test"].index)
     totals = {s: sum(c[s] for c in counts.values()) for s in ("train", "val", "test")}
-    assert totals == {"train": 880_692, "val": 97_848, "test": 108_719}
+    assert totals == {"train": 881_556, "val": 97_944, "test": 108_827}

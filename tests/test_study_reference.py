@@ -17,12 +17,11 @@ def test_same_windows_and_labels_as_the_study(tmp_path):
     train_x, train_y, test_x, test_y, scalers = study_preprocess([path], lookback=90)
 
     table, _ = ingest(tmp_path, ("XX",), IngestParams("mean", 3, 0.5))
-    series, index, meta, counts = build_windows(
-        add_time_features(table, False), WindowParams(90, 0.1, 0.0)
-    )
+    windows, counts = build_windows(add_time_features(table, False), WindowParams(90, 0.1, 0.0))
     assert counts["XX"] == {"train": len(train_x), "val": 0, "test": len(test_x[path.name])}
 
     study_labels = scalers[path.name].inverse_transform(np.vstack([train_y, test_y[path.name]]))
-    low, high = meta["scalers"]["XX"]["min"][0], meta["scalers"]["XX"]["max"][0]
-    ours = low + series[index["label_row"], LOAD_COLUMN].astype(np.float64) * (high - low)
+    low, high = windows.scalers["XX"]["min"][0], windows.scalers["XX"]["max"][0]
+    scaled = windows.series[windows.index["label_row"], LOAD_COLUMN]
+    ours = low + scaled.astype(np.float64) * (high - low)
     np.testing.assert_allclose(ours, study_labels.ravel(), rtol=1e-5)

@@ -47,8 +47,9 @@ def small_windows(val_fraction: float = 0.2) -> Windows:
     )
     spec = InputSpec(lookback=12, lags=(24,), future_calendar=True)
     window_params = WindowParams(12, 0.1, val_fraction, spec.lags, spec.future_calendar)
-    values, index, meta, _ = build_windows(frame, window_params)
-    return Windows(values, index, spec, meta["features"], meta["scalers"])
+    windows, _ = build_windows(frame, window_params)
+    assert windows.spec == spec
+    return windows
 
 
 def config(windows: Windows, target: str = "delta") -> ModelConfig:

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 import torch
 
-from stages.batches import InputSpec, gather
+from stages.batches import InputSpec, gather, load_windows, save_windows
 from stages.errors import PipelineError
 from stages.params import WindowParams
 from stages.window import build_windows, label_rows, split_codes, window_region
@@ -92,15 +92,26 @@ def features_frame(region: str, n: int, start: str = "2018-01-01") -> pd.DataFra
 
 def test_build_windows_offsets_regions_and_skips_short_ones(caplog):
     frame = pd.concat([features_frame("A", 50), features_frame("B", 3), features_frame("C", 30)])
-    series, index, meta, counts = build_windows(frame, WindowParams(10, 0.1, 0.0))
-    assert series.shape == (80, 2) and series.dtype == np.float32
+    windows, counts = build_windows(frame, WindowParams(10, 0.1, 0.0))
+    assert windows.series.shape == (80, 2) and windows.series.dtype == np.float32
     assert set(counts) == {"A", "C"} and "B skipped" in caplog.text
     assert counts["A"] == {"train": 36, "val": 0, "test": 4}
-    c = index[index["region"] == "C"]
+    c = windows.index[windows.index["region"] == "C"]
     assert c["label_row"].min() == 50 + 10  # C's rows follow A's in the series
-    assert meta["features"] == ["load_mw", "hour"]
+    assert windows.features == ["load_mw", "hour"]
 
 
 def test_no_window_anywhere_is_an_error():
     with pytest.raises(PipelineError, match="no region"):
         build_windows(features_frame("A", 5), WindowParams(10, 0.1, 0.0))
+
+
+def test_saved_windows_load_back_with_their_spec(tmp_path):
+    frame = features_frame("A", 300)
+    windows, _ = build_windows(frame, WindowParams(10, 0.1, 0.1, (24,), True, 48))
+    save_windows(windows, tmp_path)
+    loaded = load_windows(tmp_path)
+    assert loaded.spec == InputSpec(10, (24,), True, 48)  # lags come back as a tuple
+    np.testing.assert_array_equal(loaded.series, windows.series)
+    pd.testing.assert_frame_equal(loaded.index, windows.index)
+    assert (loaded.features, loaded.scalers) == (windows.features, windows.scalers)

@@ -1,0 +1,91 @@
+"""The training benchmark: its command runs end to end on a small generated dataset, so that
+whoever has a GPU can run it as documented, and its arithmetic holds on made-up timings."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.training import command_line, epoch_timing, spread
+from tests.synthetic import load_series, write_region_csv
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def benchmark(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks.training", "--device", "cpu", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_training_benchmark_reports_both_loops_and_the_spread_over_seeds(tmp_path):
+    data = tmp_path / "raw"
+    for i, region in enumerate(("AAA", "BBB")):
+        write_region_csv(data, region, load_series("2018-01-01", 24 * 50, seed=i), seed=i)
+    output = tmp_path / "result.json"
+    done = benchmark(
+        *("--data-dir", str(data), "--regions", "AAA", "BBB", "--cells", "gru"),
+        *("--precisions", "fp32", "--seeds", "1", "2", "--epochs", "1", "--output", str(output)),
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(output.read_text())
+
+    # The same windows on both sides: a clean series, the study's split.
+    assert report["train_windows"] == {"study": 1998, "ours": 1998}
+    assert report["test_windows"] == {"study": 222, "ours": 222}
+    study, ours = report["results"]["study_gru"], report["results"]["ours_gru_fp32"]
+    assert [run["seed"] for run in ours] == [1, 2]
+    for run in [study, *ours]:
+        assert not run["projected"]  # full epochs: one batch for the study, two for ours
+        assert run["all_epochs_seconds"] == pytest.approx(sum(run["measured_epoch_seconds"]))
+        assert 0 < run["test_smape"] < 200
+        assert math.isfinite(run["final_train_loss"])
+    assert study["windows_per_second"] == pytest.approx(
+        1024 / study["measured_epoch_seconds"][0], rel=0.02
+    )
+    assert all(run["recurrent_dtype"] == "float32" for run in ours)
+    summary = report["summary"]["gru"]
+    assert summary["test_smape_fp32"]["std"] > 0  # two seeds, two different models
+    assert report["batch_making"]["study_ms"] > 0 and report["batch_making"]["ours_ms"] > 0
+    assert str(tmp_path) not in report["command"] and "--data-dir <path>" in report["command"]
+    assert report["device"] == "cpu" and report["torch"] == __import__("torch").__version__
+
+
+def test_training_benchmark_names_a_missing_region_file(tmp_path):
+    done = benchmark("--data-dir", str(tmp_path), "--regions", "AAA")
+    assert done.returncode == 1
+    assert f"{tmp_path}: no AAA_hourly.csv" in done.stderr
+
+
+def test_a_sampled_epoch_is_projected_from_the_last_warm_epoch():
+    timing = epoch_timing([3.0, 2.0], windows_run=1000, windows_per_epoch=10_000)
+    assert timing["windows_per_second"] == 500
+    assert timing["epoch_seconds"] == 20
+    assert timing["all_epochs_seconds"] == 40 and timing["projected"]
+
+
+def test_full_epochs_are_summed_as_measured():
+    timing = epoch_timing([3.0, 2.0], windows_run=10_000, windows_per_epoch=10_000)
+    assert timing["all_epochs_seconds"] == 5 and not timing["projected"]
+
+
+def test_one_seed_has_no_spread():
+    assert spread([2.0]) == {"mean": 2.0, "std": None}
+    assert spread([1.0, 3.0]) == {"mean": 2.0, "std": pytest.approx(math.sqrt(2))}
+
+
+def test_recorded_command_leaves_out_absolute_paths(monkeypatch):
+    argv = ["x", "--data-dir=/data/pjm", "--output", "/results/r.json", "--regions", "AEP"]
+    monkeypatch.setattr(sys, "argv", argv)
+    assert command_line() == (
+        "python -m benchmarks.training --data-dir=<path> --output <path> --regions AEP"
+    )
