@@ -21,6 +21,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from stages.files import write_json
+
 RESULT = Path(__file__).parent / "results" / "data_prep.json"
 VARIANTS = ("ours", "ours_defaults", "study")
 
@@ -141,8 +143,7 @@ def main() -> None:
             results["study"]["peak_rss_mib"] / results["ours"]["peak_rss_mib"], 1
         ),
     }
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(RESULT, report)
     print(json.dumps(report, indent=2))
 
 

@@ -41,6 +41,7 @@ from stages.batches import Windows, gather
 from stages.errors import PipelineError, run_stage
 from stages.evaluate import predict, predictions_frame, score
 from stages.features import add_time_features
+from stages.files import write_json
 from stages.ingest import ingest
 from stages.metrics import smape
 from stages.model import ModelConfig, RNNForecaster, autocast, select_device
@@ -279,7 +280,7 @@ def summarise(results: dict, cells: list[str], precisions: list[str]) -> dict:
     return summary
 
 
-def steps(text: str) -> int:
+def step_count(text: str) -> int:
     """An argparse type: a whole number of steps, 0 or more."""
     value = int(text)
     if value < 0:
@@ -302,12 +303,15 @@ def main() -> None:
     parser.add_argument("--cells", nargs="+", default=["gru", "lstm"], choices=["gru", "lstm"])
     parser.add_argument("--precisions", nargs="+", default=list(PRECISIONS), choices=PRECISIONS)
     parser.add_argument("--seeds", nargs="+", type=int, help="ours, once each (default: the first)")
-    parser.add_argument("--epochs", type=steps, help="default: the study's (train.epochs)")
+    parser.add_argument("--epochs", type=step_count, help="default: the study's (train.epochs)")
     parser.add_argument(
-        "--max-steps", type=steps, default=0, help="ours: steps per epoch (0 = all)"
+        "--max-steps", type=step_count, default=0, help="ours: steps per epoch (0 = all)"
     )
     parser.add_argument(
-        "--study-steps", type=steps, default=0, help="the study's loop: steps per epoch (0 = all)"
+        "--study-steps",
+        type=step_count,
+        default=0,
+        help="the study's loop: steps per epoch (0 = all)",
     )
     parser.add_argument("--device", default="auto")
     parser.add_argument(
@@ -365,8 +369,7 @@ def main() -> None:
         "results": results,
     }
     path = args.output or RESULTS / f"training-{device.type}-{datetime.now(UTC):%Y%m%d}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(path, report)
     print(json.dumps(report["summary"], indent=2))
     print(f"-> {path}")
 
