@@ -1,18 +1,19 @@
-"""Model selection on a reduced configuration, judged on the validation windows only.
+"""Model selection on the full data, judged on the validation windows only.
 
-Each variant is params.yaml with `-S key=value` overrides (the syntax of `dvc exp run`), on top of
-REDUCED: a smaller network trained on a sample of windows per epoch, so that a variant takes
-minutes on two CPU cores. Every variant is scored by its true sMAPE on the validation windows
-(the end of each region's training part), beside the persistence and same-hour-last-week
-baselines on the same windows. The test windows are not read.
+Each variant is params.yaml with `-S key=value` overrides (the syntax of `dvc exp run`), trained
+once (the first seed) on every training label of the 12 regions, and scored by its true sMAPE on
+every validation window, forecast exactly as evaluate forecasts the test windows (one
+`lookback`-hour window each, from a zero state), beside the persistence baseline on the same
+windows. The test windows are not read. Variants run one after another and the result file is
+rewritten after each, so an interrupted run keeps what it measured.
 
     python -m benchmarks.selection --data-dir ../shared/data/pjm-hourly
+    python -m benchmarks.selection --data-dir ../shared/data/pjm-hourly --only "lstm" "gru"
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from datetime import UTC, datetime
@@ -22,46 +23,50 @@ import torch
 import yaml
 
 from benchmarks.data_prep import cpu_name
-from benchmarks.study_reference import STUDY_PRESET, apply_overrides
+from benchmarks.study_reference import apply_overrides
+from benchmarks.training import command_line
 from stages.batches import LOAD_COLUMN
-from stages.evaluate import predict, predictions_frame, score
 from stages.features import add_time_features
+from stages.files import write_json
 from stages.ingest import ingest
-from stages.model import ModelConfig, select_device
+from stages.metrics import predictions_frame, score
+from stages.model import ModelConfig, predict, select_device
 from stages.params import PARAMS_FILE, parse_params
 from stages.train import best_record, train_model
 from stages.window import build_windows
 
 RESULTS = Path(__file__).parent / "results"
-REDUCED = (
-    "-S train.hidden_size=64 -S train.epochs=3 -S train.max_windows_per_epoch=100000"
-    " -S seeds=[42] -S window.val_fraction=0.1"
+# Every variant is scored on the same validation windows: each label has the 257 hours that the
+# weekly lag channel needs at the first hour of its 90-hour window.
+SAME_WINDOWS = " -S window.min_history=257"
+# The recipe the variants start from: every-hour chunks of 256 hours (48 of burn-in), 32 chunks a
+# step, 2 x 128, one-cycle learning rate peaking at 0.003, clipping at 1, the weekly lag channel.
+RECIPE = (
+    " -S train.objective=every_hour -S train.chunk_hours=256 -S train.burn_in_hours=48"
+    " -S train.batch_size=32 -S train.hidden_size=128 -S train.num_layers=2"
+    " -S train.lr=0.003 -S train.lr_schedule=one_cycle -S train.grad_clip=1.0"
+    " -S window.lags=[168] -S train.epochs=16"
 )
-STUDY = STUDY_PRESET.read_text().replace("-S window.val_fraction=0", "")
-# Each step adds one change to the one before it. The validation figures chose params.yaml's
-# default: the third step (with window.min_history=168, so that every baseline has its week).
-CALENDAR = (
-    " -S train.target=delta -S window.future_calendar=true"
-    " -S features.cyclic=true -S features.holidays=true"
-)
+NO_DROPOUT = RECIPE + " -S train.dropout=0"
 VARIANTS = {
-    "study": STUDY,
-    "+delta target": STUDY + " -S train.target=delta",
-    "+forecast-hour calendar, cyclic, holidays": STUDY + CALENDAR,
-    "+weekly lag": STUDY + CALENDAR + " -S window.lags=[168]",
-    "+cosine lr, gradient clipping": STUDY
-    + CALENDAR
-    + " -S window.lags=[168] -S train.lr_schedule=cosine -S train.grad_clip=1.0",
+    "lstm": ("lstm", RECIPE),
+    "lstm, no dropout": ("lstm", NO_DROPOUT),
+    "lstm, no dropout, 24 epochs": ("lstm", NO_DROPOUT + " -S train.epochs=24"),
+    "lstm, no dropout, no weekly lag": ("lstm", NO_DROPOUT + " -S window.lags=[]"),
+    "lstm, no dropout, lags 24 and 168": ("lstm", NO_DROPOUT + " -S window.lags=[24,168]"),
+    "lstm, no dropout, width 192": ("lstm", NO_DROPOUT + " -S train.hidden_size=192"),
+    "gru, no dropout": ("gru", NO_DROPOUT),
+    "gru, no dropout, 64 chunks a step": ("gru", NO_DROPOUT + " -S train.batch_size=64"),
 }
 
 
-def run_variant(table, overrides: str, device: torch.device) -> dict:
+def run_variant(table, cell: str, overrides: str, device: torch.device) -> dict:
     raw = yaml.safe_load(PARAMS_FILE.read_text())
-    params = parse_params(apply_overrides(apply_overrides(raw, overrides), REDUCED))
+    params = parse_params(apply_overrides(raw, overrides + SAME_WINDOWS))
     features = add_time_features(table, params.features.cyclic, params.features.holidays)
     windows, _ = build_windows(features, params.window)
     config = ModelConfig(
-        "gru",
+        cell,
         len(windows.spec.channels(windows.features)),
         params.train.hidden_size,
         params.train.num_layers,
@@ -70,9 +75,10 @@ def run_variant(table, overrides: str, device: torch.device) -> dict:
     )
     started = time.perf_counter()
     model, history = train_model(windows, config, params.train, params.seeds[0], device)
-    seconds = time.perf_counter() - started
+    train_seconds = time.perf_counter() - started
     val = windows.split("val")
     rows = val["label_row"].to_numpy()
+    started = time.perf_counter()
     scaled = {
         "model": predict(
             model,
@@ -83,16 +89,17 @@ def run_variant(table, overrides: str, device: torch.device) -> dict:
         ),
         "persistence": windows.series[rows - 1, LOAD_COLUMN],
     }
-    if windows.spec.history >= 168:
-        scaled["same_hour_last_week"] = windows.series[rows - 168, LOAD_COLUMN]
+    val_seconds = time.perf_counter() - started
     mean, _ = score(predictions_frame(windows, val, scaled), list(scaled))
     return {
-        "overrides": overrides,
+        "cell": cell,
+        "overrides": (overrides + SAME_WINDOWS).strip(),
         "val_windows": len(val),
         "val_smape": {name: round(m["smape"], 4) for name, m in mean.items()},
         "best_epoch": best_record(history)["epoch"],
         "history": history,
-        "train_seconds": round(seconds, 1),
+        "train_seconds": round(train_seconds, 1),
+        "val_forecast_seconds": round(val_seconds, 1),
     }
 
 
@@ -101,31 +108,33 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--only", nargs="*", help="run only these variants")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--output", type=Path, help="default: results/selection-<device>-<date>")
     args = parser.parse_args()
     device = select_device(args.device)
-    raw = yaml.safe_load(PARAMS_FILE.read_text())
-    params = parse_params(raw)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    params = parse_params(yaml.safe_load(PARAMS_FILE.read_text()))
     table, _ = ingest(args.data_dir, params.data.regions, params.ingest)
-    results = {}
-    for name, overrides in VARIANTS.items():
-        if args.only and name not in args.only:
-            continue
-        results[name] = run_variant(table, overrides, device)
-        print(name, results[name]["val_smape"], results[name]["train_seconds"], flush=True)
+    path = args.output or RESULTS / f"selection-{device.type}-{datetime.now(UTC):%Y%m%d}.json"
     report = {
-        "benchmark": "model selection on validation windows, reduced configuration, GRU",
+        "benchmark": "model selection on validation windows, full data, first seed",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": "python -m benchmarks.selection --data-dir <dir>",
-        "reduced": REDUCED,
+        "command": command_line("benchmarks.selection"),
         "device": str(device),
         "cpu": cpu_name(),
+        "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "python": platform.python_version(),
-        "results": results,
+        "results": {},
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"selection-{device.type}-{datetime.now(UTC):%Y%m%d}.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    for name, (cell, overrides) in VARIANTS.items():
+        if args.only and name not in args.only:
+            continue
+        result = run_variant(table, cell, overrides, device)
+        report["results"][name] = result
+        print(name, result["val_smape"], result["train_seconds"], flush=True)
+        write_json(path, report)
 
 
 if __name__ == "__main__":

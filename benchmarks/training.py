@@ -39,14 +39,13 @@ from benchmarks.study_reference import study_loader, study_params, study_preproc
 from stages.acquire import region_file
 from stages.batches import Windows, gather
 from stages.errors import PipelineError, run_stage
-from stages.evaluate import predict, predictions_frame, score
 from stages.features import add_time_features
 from stages.files import write_json
 from stages.ingest import ingest
-from stages.metrics import smape
-from stages.model import ModelConfig, RNNForecaster, autocast, select_device
+from stages.metrics import predictions_frame, score, smape
+from stages.model import ModelConfig, RNNForecaster, autocast, predict, select_device
 from stages.params import PRECISIONS
-from stages.train import epoch_size, train_model
+from stages.train import train_model
 from stages.window import build_windows
 
 RESULTS = Path(__file__).parent / "results"
@@ -227,7 +226,7 @@ def run_ours(windows: Windows, cell: str, precision: str, seed: int, device, arg
         epochs=args.epochs,
         device=str(device),
         precision=precision,
-        max_windows_per_epoch=args.max_steps * params.train.batch_size,
+        max_labels_per_epoch=args.max_steps * params.train.batch_size,
     )
     reset_peak(device)
     started = time.perf_counter()
@@ -242,7 +241,7 @@ def run_ours(windows: Windows, cell: str, precision: str, seed: int, device, arg
     measured = [r["seconds"] for r in history]
     return {
         "seed": seed,
-        **epoch_timing(measured, epoch_size(n_train, train.max_windows_per_epoch), n_train),
+        **epoch_timing(measured, history[-1]["train_labels"], n_train),
         "run_seconds": round(run_seconds, 2),
         "recurrent_dtype": recurrent_dtype(model, device, precision),
         "peak_gpu_mib": peak,
@@ -288,10 +287,10 @@ def step_count(text: str) -> int:
     return value
 
 
-def command_line() -> str:
+def command_line(module: str = "benchmarks.training") -> str:
     """This run's command, with absolute paths (this machine's, not the reader's) left out."""
     words = [re.sub(r"(^|=)/\S*", r"\1<path>", word) for word in sys.argv[1:]]
-    return " ".join(["python -m benchmarks.training", *words])
+    return " ".join([f"python -m {module}", *words])
 
 
 def main() -> None:

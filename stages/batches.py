@@ -6,7 +6,7 @@ on whichever device the series lives (the GPU when training there).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -110,3 +110,42 @@ def gather(
         *(series[steps + 1 - lag, LOAD_COLUMN, None] for lag in spec.lags),
     ]
     return torch.cat(parts, dim=-1), labels
+
+
+def run_starts(continues: np.ndarray) -> np.ndarray:
+    """For each position, where its run starts: a run goes on while `continues` is true."""
+    position = np.arange(len(continues))
+    return np.maximum.accumulate(np.where(continues, 0, position))
+
+
+def chunk_ends(
+    label_rows: np.ndarray, scored: np.ndarray, chunk_hours: int, scored_hours: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where a chunk of consecutive labels may end, and the phase of each end.
+
+    `label_rows` are the windows' label rows in increasing order (every region, every split) and
+    `scored` marks those of the split to learn or score. A chunk ending at label row `e` holds the
+    labels `e - chunk_hours + 1 .. e`; it may end there when all of them are labels of one
+    unbroken stretch of hours (so every input it reads is a window's input, no gap crossed) and
+    its last `scored_hours` labels are all `scored` (so no loss reads a label of another split:
+    the training part comes first in time, and validation chunks may only read training hours as
+    their burn-in). The phase counts scored labels since the start of their stretch, so that
+    chunks ending where `(phase + offset) % scored_hours == scored_hours - 1` tile each stretch.
+    """
+    position = np.arange(len(label_rows))
+    consecutive = np.r_[False, np.diff(label_rows) == 1]
+    in_stretch = position - run_starts(consecutive)
+    phase = position - run_starts(consecutive & scored & np.r_[False, scored[:-1]])
+    usable = scored & (in_stretch >= chunk_hours - 1) & (phase >= scored_hours - 1)
+    return label_rows[usable], phase[usable]
+
+
+def gather_chunks(
+    series: torch.Tensor, end_rows: torch.Tensor, spec: InputSpec, chunk_hours: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs (B, chunk_hours, channels) and labels (B, chunk_hours) of chunks ending at
+    `end_rows`: hour `t` of a chunk holds the inputs of the window whose label is label `t`, so the
+    network's output there forecasts that label."""
+    inputs, _ = gather(series, end_rows, replace(spec, lookback=chunk_hours))
+    rows = end_rows[:, None] + torch.arange(1 - chunk_hours, 1, device=series.device)
+    return inputs, series[rows, LOAD_COLUMN]

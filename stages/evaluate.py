@@ -23,21 +23,16 @@ import numpy as np
 import pandas as pd
 import torch
 from matplotlib.figure import Figure  # no pyplot: files only, no display needed
-from sklearn.ensemble import HistGradientBoostingRegressor
-from sklearn.linear_model import LinearRegression
 
-from stages.batches import LOAD_COLUMN, InputSpec, Windows, gather, load_windows
+from stages.baselines import baseline_forecasts
+from stages.batches import InputSpec, Windows, load_windows
 from stages.errors import PipelineError, run_stage
 from stages.files import atomic_path, write_json
-from stages.metrics import forecast_metrics
-from stages.model import ModelConfig, RNNForecaster, autocast, select_device
+from stages.metrics import predictions_frame, score
+from stages.model import ModelConfig, RNNForecaster, predict, select_device
 from stages.params import load_params
 
 log = logging.getLogger(__name__)
-
-# Naive baseline name -> hours back of the reading it repeats.
-REPEATS = {"persistence": 1, "same_hour_yesterday": 24, "same_hour_last_week": 168}
-GBM_LAGS = (*range(1, 49), 168)
 
 
 def load_models(
@@ -60,134 +55,6 @@ def load_models(
     return config.cell, models
 
 
-@torch.inference_mode()
-def predict(
-    model: RNNForecaster,
-    series: torch.Tensor,
-    rows: torch.Tensor,
-    spec: InputSpec,
-    batch: int,
-    precision: str = "fp32",
-) -> np.ndarray:
-    """Scaled forecasts for the windows ending at `rows`, in large batches."""
-    parts = []
-    for chunk in rows.split(batch):
-        with autocast(series.device, precision):
-            parts.append(model(gather(series, chunk, spec)[0]).float())
-    return torch.cat(parts).cpu().numpy()
-
-
-def lagged_loads(series: np.ndarray, rows: np.ndarray, lags: tuple[int, ...]) -> np.ndarray:
-    """(windows, lags) scaled loads `lag` hours before each label row."""
-    return series[rows[:, None] - np.asarray(lags), LOAD_COLUMN]
-
-
-def gbm_inputs(windows: Windows, split: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Lagged loads, the forecast hour's calendar and a region code; and the change to forecast."""
-    rows = split["label_row"].to_numpy()
-    lags = tuple(lag for lag in GBM_LAGS if lag <= windows.spec.history)
-    region = pd.Categorical(split["region"], categories=sorted(windows.scalers)).codes
-    inputs = np.column_stack(
-        [
-            lagged_loads(windows.series, rows, lags),
-            windows.series[rows, LOAD_COLUMN + 1 :],
-            region.astype(np.float32),
-        ]
-    )
-    return inputs, windows.series[rows, LOAD_COLUMN] - windows.series[rows - 1, LOAD_COLUMN]
-
-
-def fitted_baseline(name: str, windows: Windows, test: pd.DataFrame, seed: int) -> np.ndarray:
-    """Scaled test forecasts of a baseline fitted on the training windows of all regions."""
-    train, val = windows.split("train"), windows.split("val")
-    if name == "linear":
-        lags = tuple(range(1, windows.spec.lookback + 1))
-        model = LinearRegression().fit(
-            lagged_loads(windows.series, train["label_row"].to_numpy(), lags),
-            windows.series[train["label_row"], LOAD_COLUMN],
-        )
-        return model.predict(lagged_loads(windows.series, test["label_row"].to_numpy(), lags))
-    x_train, y_train = gbm_inputs(windows, train)
-    region_column = x_train.shape[1] - 1
-    model = HistGradientBoostingRegressor(
-        max_iter=1000,
-        learning_rate=0.1,
-        max_leaf_nodes=63,
-        categorical_features=[region_column],
-        early_stopping=True,
-        validation_fraction=None if len(val) else 0.1,
-        n_iter_no_change=20,
-        random_state=seed,
-    )
-    if len(val):
-        x_val, y_val = gbm_inputs(windows, val)
-        model.fit(x_train, y_train, X_val=x_val, y_val=y_val)
-    else:
-        model.fit(x_train, y_train)
-    log.info("gradient boosting: %d trees", model.n_iter_)
-    x_test, _ = gbm_inputs(windows, test)
-    rows = test["label_row"].to_numpy()
-    return windows.series[rows - 1, LOAD_COLUMN] + model.predict(x_test)
-
-
-def baseline_forecasts(
-    windows: Windows, test: pd.DataFrame, names: tuple[str, ...], seed: int
-) -> dict[str, np.ndarray]:
-    """Scaled baseline forecasts. A repeat baseline needs its reading within the windows'
-    history; one that reaches further is skipped with a warning."""
-    rows = test["label_row"].to_numpy()
-    forecasts = {}
-    for name in names:
-        started = time.perf_counter()
-        if name in REPEATS:
-            if REPEATS[name] > windows.spec.history:
-                log.warning(
-                    "%s skipped: it needs %d hours of history, the windows have %d",
-                    name,
-                    REPEATS[name],
-                    windows.spec.history,
-                )
-                continue
-            forecasts[name] = windows.series[rows - REPEATS[name], LOAD_COLUMN]
-        else:
-            forecasts[name] = fitted_baseline(name, windows, test, seed)
-        log.info("%s baseline: %.1f s", name, time.perf_counter() - started)
-    return forecasts
-
-
-def predictions_frame(
-    windows: Windows, test: pd.DataFrame, scaled: dict[str, np.ndarray]
-) -> pd.DataFrame:
-    """Actual and forecast loads in MW, one row per test window, one column per predictor."""
-    regions = test["region"].to_numpy()
-    return pd.DataFrame(
-        {
-            "region": regions,
-            "label_time": test["label_time"].to_numpy(),
-            "actual": windows.unscale_load(windows.series[test["label_row"], LOAD_COLUMN], regions),
-            **{name: windows.unscale_load(values, regions) for name, values in scaled.items()},
-        }
-    )
-
-
-def score(predictions: pd.DataFrame, predictors: list[str]) -> tuple[dict, dict]:
-    """Metrics per region and their mean over regions, for each predictor."""
-    per_region = {
-        region: {
-            p: forecast_metrics(group[p].to_numpy(), group["actual"].to_numpy()) for p in predictors
-        }
-        for region, group in predictions.groupby("region", sort=False)
-    }
-    mean = {
-        p: {
-            m: float(np.mean([r[p][m] for r in per_region.values()]))
-            for m in next(iter(per_region.values()))[p]
-        }
-        for p in predictors
-    }
-    return mean, per_region
-
-
 def over_seeds(metrics: list[dict[str, float]]) -> dict[str, float]:
     """Mean of each metric over seeds, with its sample standard deviation (0 for one seed)."""
     out = {}
@@ -205,6 +72,21 @@ def summarise(scores: dict, seed_columns: dict[str, list[str]], baselines: list[
         "ensembles": {c: scores[c] for c in seed_columns},
         "baselines": {b: scores[b] for b in baselines},
         "seeds": {col: scores[col] for cols in seed_columns.values() for col in cols},
+    }
+
+
+def headline(report: dict, test_windows: int) -> dict:
+    """The figures an experiment is judged by (`dvc exp show`): each predictor's test sMAPE, mean
+    over regions; for a cell, the mean over seeds, its spread, and the seeds' averaged forecast."""
+    models = report["models"]
+    return {
+        "test_smape": {
+            **{cell: scores["smape"] for cell, scores in models.items()},
+            **{f"{cell}_ensemble": s["smape"] for cell, s in report["ensembles"].items()},
+            **{name: scores["smape"] for name, scores in report["baselines"].items()},
+        },
+        "test_smape_std": {cell: scores["smape_std"] for cell, scores in models.items()},
+        "test_windows": test_windows,
     }
 
 
@@ -226,7 +108,12 @@ def main() -> None:
     parser.add_argument("windows", type=Path, help="input directory from the window stage")
     parser.add_argument("--models", type=Path, nargs="+", required=True, help="checkpoints")
     parser.add_argument("--predictions", type=Path, required=True, help="output Parquet")
-    parser.add_argument("--metrics", type=Path, required=True, help="output JSON: means")
+    parser.add_argument(
+        "--metrics", type=Path, required=True, help="output JSON: test sMAPE per predictor"
+    )
+    parser.add_argument(
+        "--detail", type=Path, required=True, help="output JSON: every metric, every seed"
+    )
     parser.add_argument("--regions", type=Path, required=True, help="output JSON: per region")
     parser.add_argument("--plot-data", type=Path, required=True, help="output dir: CSV per region")
     parser.add_argument(
@@ -269,10 +156,8 @@ def main() -> None:
 
     with atomic_path(args.predictions) as tmp:
         predictions.to_parquet(tmp, index=False)
-    write_json(
-        args.metrics,
-        {**report, "test_windows": len(test), "model_seconds": round(model_seconds, 3)},
-    )
+    write_json(args.metrics, headline(report, len(test)))
+    write_json(args.detail, {**report, "model_seconds": round(model_seconds, 3)})
     write_json(args.regions, region_report)
     cells = list(seed_columns)
     tail = predictions.groupby("region", sort=False).tail(params.evaluate.plot_hours)

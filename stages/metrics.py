@@ -6,11 +6,14 @@ Percentages are in percent (1.0 means 1%). Loads are in MW.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import (
     mean_absolute_error,
     mean_absolute_percentage_error,
     root_mean_squared_error,
 )
+
+from stages.batches import LOAD_COLUMN, Windows
 
 
 def smape(forecast: np.ndarray, actual: np.ndarray) -> float:
@@ -48,3 +51,36 @@ def forecast_metrics(forecast: np.ndarray, actual: np.ndarray) -> dict[str, floa
         "mape": float(mean_absolute_percentage_error(actual, forecast) * 100),
         "smape_study_formula": smape_study_formula(forecast, actual),
     }
+
+
+def predictions_frame(
+    windows: Windows, test: pd.DataFrame, scaled: dict[str, np.ndarray]
+) -> pd.DataFrame:
+    """Actual and forecast loads in MW, one row per test window, one column per predictor."""
+    regions = test["region"].to_numpy()
+    return pd.DataFrame(
+        {
+            "region": regions,
+            "label_time": test["label_time"].to_numpy(),
+            "actual": windows.unscale_load(windows.series[test["label_row"], LOAD_COLUMN], regions),
+            **{name: windows.unscale_load(values, regions) for name, values in scaled.items()},
+        }
+    )
+
+
+def score(predictions: pd.DataFrame, predictors: list[str]) -> tuple[dict, dict]:
+    """Metrics per region and their mean over regions, for each predictor."""
+    per_region = {
+        region: {
+            p: forecast_metrics(group[p].to_numpy(), group["actual"].to_numpy()) for p in predictors
+        }
+        for region, group in predictions.groupby("region", sort=False)
+    }
+    mean = {
+        p: {
+            m: float(np.mean([r[p][m] for r in per_region.values()]))
+            for m in next(iter(per_region.values()))[p]
+        }
+        for p in predictors
+    }
+    return mean, per_region

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
+from stages.batches import InputSpec, gather
 from stages.errors import PipelineError
 
 CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
@@ -49,10 +51,12 @@ class ModelConfig:
 
 
 class RNNForecaster(nn.Module):
-    """Stacked GRU/LSTM over the window, then ReLU and a linear head on the last hidden state.
+    """Stacked GRU/LSTM, then ReLU and a linear head on the hidden state of every hour.
 
-    Each window starts from a zero state: windows are shuffled, so no state is carried between
-    batches (the study carried it, which leaks one window's state into an unrelated one).
+    The network forecasts the next hour at every hour of its input: the window objective and
+    evaluation take the last hour's forecast (`next_hour`), the every-hour objective scores them
+    all. Each sequence starts from a zero state: sequences are shuffled, so no state is carried
+    between batches (the study carried it, which leaks one window's state into an unrelated one).
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -71,13 +75,37 @@ class RNNForecaster(nn.Module):
         )
         self.head = nn.Linear(config.hidden_size, 1)
 
-    def forward(self, windows: torch.Tensor) -> torch.Tensor:
-        """(B, L, input_size) windows -> (B,) forecasts of the next hour's scaled load.
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """(B, L, input_size) hours -> (B, L): at each hour, the forecast of the next hour's
+        scaled load. Channel 0 of the inputs is the scaled load (see `stages.batches.gather`)."""
+        outputs, _ = self.rnn(inputs)  # (B, L, H)
+        return self._forecast(outputs, inputs)
 
-        Channel 0 of the windows is the scaled load (see `stages.batches.gather`).
-        """
-        outputs, _ = self.rnn(windows)  # (B, L, H)
-        forecast = self.head(torch.relu(outputs[:, -1])).squeeze(-1)  # (B,)
+    def next_hour(self, windows: torch.Tensor) -> torch.Tensor:
+        """(B, L, input_size) windows -> (B,): the forecast of the hour after each window (the
+        last hour of `forward`, with the head applied to that hour only)."""
+        outputs, _ = self.rnn(windows)
+        return self._forecast(outputs[:, -1], windows[:, -1])
+
+    def _forecast(self, hidden: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        forecast = self.head(torch.relu(hidden)).squeeze(-1)
         if self.config.target == "delta":
-            forecast = forecast + windows[:, -1, 0]
+            forecast = forecast + inputs[..., 0]
         return forecast
+
+
+@torch.inference_mode()
+def predict(
+    model: RNNForecaster,
+    series: torch.Tensor,
+    rows: torch.Tensor,
+    spec: InputSpec,
+    batch: int,
+    precision: str = "fp32",
+) -> np.ndarray:
+    """Scaled forecasts for the windows ending at `rows`, in large batches."""
+    parts = []
+    for chunk in rows.split(batch):
+        with autocast(series.device, precision):
+            parts.append(model.next_hour(gather(series, chunk, spec)[0]).float())
+    return torch.cat(parts).cpu().numpy()

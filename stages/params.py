@@ -12,7 +12,8 @@ from stages.errors import PipelineError
 
 PARAMS_FILE = Path("params.yaml")
 TARGETS = ("level", "delta")
-LR_SCHEDULES = ("constant", "cosine")
+LR_SCHEDULES = ("constant", "cosine", "one_cycle")
+OBJECTIVES = ("every_hour", "window")
 PRECISIONS = ("fp32", "bf16")
 BASELINES = (
     "persistence",
@@ -91,6 +92,9 @@ class WindowParams:
 
 @dataclass(frozen=True)
 class TrainParams:
+    objective: str
+    chunk_hours: int
+    burn_in_hours: int
     hidden_size: int
     num_layers: int
     dropout: float
@@ -102,12 +106,21 @@ class TrainParams:
     batch_size: int
     epochs: int
     patience: int
-    max_windows_per_epoch: int
+    max_labels_per_epoch: int
     precision: str
     device: str
 
     def __post_init__(self) -> None:
-        for name in ("hidden_size", "num_layers", "batch_size", "epochs"):
+        _check(
+            self.objective in OBJECTIVES, "train.objective", self.objective, f"one of {OBJECTIVES}"
+        )
+        _check(
+            0 <= self.burn_in_hours < self.chunk_hours,
+            "train.burn_in_hours",
+            self.burn_in_hours,
+            f">= 0 and below train.chunk_hours ({self.chunk_hours})",
+        )
+        for name in ("chunk_hours", "hidden_size", "num_layers", "batch_size", "epochs"):
             _check(getattr(self, name) >= 1, f"train.{name}", getattr(self, name), ">= 1")
         _check(0 <= self.dropout < 1, "train.dropout", self.dropout, "in [0, 1)")
         _check(self.target in TARGETS, "train.target", self.target, f"one of {TARGETS}")
@@ -128,9 +141,9 @@ class TrainParams:
             f"one of {PRECISIONS}",
         )
         _check(
-            self.max_windows_per_epoch >= 0,
-            "train.max_windows_per_epoch",
-            self.max_windows_per_epoch,
+            self.max_labels_per_epoch >= 0,
+            "train.max_labels_per_epoch",
+            self.max_labels_per_epoch,
             ">= 0 (0 = all)",
         )
 

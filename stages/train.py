@@ -1,9 +1,12 @@
-"""train: fit a recurrent forecaster (`gru` or `lstm`) once per seed on the training windows.
+"""train: fit a recurrent forecaster (`gru` or `lstm`) once per seed on the training part.
 
-Batches are gathered on the training device from the resident scaled series; the loss is read back
-to the host only every `LOG_EVERY` steps and at the end of each epoch. The validation windows pick
-the epoch to keep. Each seed is an MLflow run with its params, per-epoch losses and its model; the
-stage's checkpoint holds every seed's model.
+`train.objective` says what a step learns from: chunks of consecutive hours scored at every hour
+(`every_hour`, the default), or the study's windows scored on their last hour (`window`). Batches
+are gathered on the training device from the resident scaled series; the loss is read back to the
+host only every `LOG_EVERY` steps and at the end of each epoch. The validation loss picks the
+epoch to keep; the kept model's sMAPE on every validation window, forecast as evaluate forecasts
+the test windows, is the figure experiments are compared on. Each seed is an MLflow run with its
+params, per-epoch losses and its model; the stage's checkpoint holds every seed's model.
 """
 
 from __future__ import annotations
@@ -23,21 +26,17 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from stages.batches import InputSpec, Windows, gather, load_windows
+from stages.batches import InputSpec, Windows, chunk_ends, gather, gather_chunks, load_windows
 from stages.errors import PipelineError, run_stage
 from stages.files import atomic_path, write_json
-from stages.model import CELLS, ModelConfig, RNNForecaster, autocast, select_device
-from stages.params import TrainParams, load_params
+from stages.metrics import predictions_frame, score
+from stages.model import CELLS, ModelConfig, RNNForecaster, autocast, predict, select_device
+from stages.params import Params, TrainParams, load_params
 
 log = logging.getLogger(__name__)
 
 LOG_EVERY = 50  # steps between progress-bar loss updates (each one syncs with the device)
-EVAL_BATCH = 16384
-
-
-def epoch_size(n_train: int, max_windows_per_epoch: int) -> int:
-    """Windows drawn per epoch: all of them, or at most `max_windows_per_epoch` (0 = no limit)."""
-    return min(n_train, max_windows_per_epoch or n_train)
+EVAL_LABELS = 16384  # labels per validation batch
 
 
 def seed_everything(seed: int) -> None:
@@ -46,19 +45,103 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+class Sequences:
+    """What one objective trains and validates on: the ends of its sequences, and their loss.
+
+    `window` (the study's): each sequence is one window of `lookback` hours, scored on its last
+    hour. `every_hour`: each sequence is a chunk of `chunk_hours` consecutive hours, scored at
+    every hour after its first `burn_in_hours`, so that each label costs about one recurrent step
+    instead of `lookback`. Chunks tile the training part afresh each epoch (a random phase), so
+    each training label is scored about once an epoch; validation chunks tile the validation part
+    once, and may read training hours as their burn-in. Ends live on the training device.
+    """
+
+    def __init__(self, windows: Windows, params: TrainParams, device: torch.device) -> None:
+        self.spec, self.params = windows.spec, params
+        every_hour = params.objective == "every_hour"
+        self.scored_hours = params.chunk_hours - params.burn_in_hours if every_hour else 1
+        index = windows.index.sort_values("label_row")
+        label_rows = index["label_row"].to_numpy()
+        self.rows, self.phase = {}, {}
+        for split in ("train", "val"):
+            scored = (index["split"] == split).to_numpy()
+            if every_hour:
+                rows, phase = chunk_ends(label_rows, scored, params.chunk_hours, self.scored_hours)
+                self.phase[split] = torch.tensor(phase, device=device)
+            else:
+                rows = label_rows[scored]
+            self.rows[split] = torch.tensor(rows, device=device)
+
+    def labels(self, split: str) -> int:
+        """Labels scored in one pass over `split` (0 when it has none)."""
+        return len(self.ends(split)) * self.scored_hours
+
+    def ends(self, split: str, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Sequence ends of one pass over `split`; with `generator`, an epoch's shuffled draw."""
+        rows = self.rows[split]
+        if self.phase:
+            offset = 0  # validation: tiled from the start of each stretch
+            if generator is not None:
+                offset = torch.randint(
+                    self.scored_hours, (), device=rows.device, generator=generator
+                )
+            tiles = (self.phase[split] + offset) % self.scored_hours == self.scored_hours - 1
+            rows = rows[tiles]
+        if generator is None:
+            return rows
+        order = torch.randperm(len(rows), device=rows.device, generator=generator)
+        if self.params.max_labels_per_epoch:
+            order = order[: math.ceil(self.params.max_labels_per_epoch / self.scored_hours)]
+        return rows[order]
+
+    def loss(self, model: nn.Module, series: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+        """Mean squared error over the scored hours of the sequences ending at `ends`."""
+        with autocast(series.device, self.params.precision):
+            if self.params.objective == "window":
+                inputs, labels = gather(series, ends, self.spec)
+                return nn.functional.mse_loss(model.next_hour(inputs).float(), labels)
+            inputs, labels = gather_chunks(series, ends, self.spec, self.params.chunk_hours)
+            burn_in = self.params.burn_in_hours
+            forecast = model(inputs)[:, burn_in:].float()
+            return nn.functional.mse_loss(forecast, labels[:, burn_in:])
+
+
 @torch.inference_mode()
 def mean_loss(
-    model: nn.Module, series: torch.Tensor, rows: torch.Tensor, spec: InputSpec, precision: str
+    model: nn.Module, series: torch.Tensor, sequences: Sequences, split: str = "val"
 ) -> float:
-    """Mean squared error of `model` over the windows ending at `rows`, in scaled units."""
+    """Mean squared error of `model` over one pass of `split`, in scaled units."""
     model.eval()
+    ends = sequences.ends(split)
     total = torch.zeros((), device=series.device)
-    for batch in rows.split(EVAL_BATCH):
-        inputs, labels = gather(series, batch, spec)
-        with autocast(series.device, precision):
-            forecast = model(inputs)
-        total += nn.functional.mse_loss(forecast.float(), labels, reduction="sum")
-    return total.item() / max(len(rows), 1)
+    for batch in ends.split(max(1, EVAL_LABELS // sequences.scored_hours)):
+        total += sequences.loss(model, series, batch) * len(batch)
+    return total.item() / max(len(ends), 1)
+
+
+def check_coverage(params: TrainParams, spec: InputSpec) -> None:
+    """The every-hour objective must train the hour that evaluation reads: the last of a
+    `lookback`-hour window, i.e. position `lookback - 1` of a chunk."""
+    if params.objective == "every_hour" and not (
+        params.burn_in_hours < spec.lookback <= params.chunk_hours
+    ):
+        raise PipelineError(
+            f"params.yaml: train.burn_in_hours = {params.burn_in_hours} and train.chunk_hours = "
+            f"{params.chunk_hours} do not train the hour that evaluation forecasts from "
+            f"(window.lookback = {spec.lookback}); need burn_in_hours < lookback <= chunk_hours"
+        )
+
+
+def make_schedule(optimizer: torch.optim.Optimizer, params: TrainParams, steps: int):
+    """The learning-rate schedule over all `steps` of training; `train.lr` is its peak."""
+    if params.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+    if params.lr_schedule == "one_cycle":
+        # OneCycleLR reaches its lowest rate at step total_steps - 1: the state after the last step.
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=params.lr, total_steps=steps + 1
+        )
+    return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0)
 
 
 def train_model(
@@ -71,18 +154,26 @@ def train_model(
 ) -> tuple[RNNForecaster, list[dict[str, float]]]:
     """Train a forecaster; return it with one history record per epoch.
 
-    With validation windows, the returned weights are those of the epoch with the lowest
+    With validation labels, the returned weights are those of the epoch with the lowest
     validation loss, and training stops after `patience` epochs without improvement (0 = never).
     Test windows are never read here.
     """
+    check_coverage(params, windows.spec)
     seed_everything(seed)
     series = torch.from_numpy(windows.series).to(device)
-    train_rows = torch.tensor(windows.split("train")["label_row"].to_numpy(), device=device)
-    val_rows = torch.tensor(windows.split("val")["label_row"].to_numpy(), device=device)
-    if len(train_rows) == 0:
-        raise PipelineError("no training windows: check window.* in params.yaml")
-    per_epoch = epoch_size(len(train_rows), params.max_windows_per_epoch)
-    steps = math.ceil(per_epoch / params.batch_size)
+    sequences = Sequences(windows, params, device)
+    if sequences.labels("train") == 0:
+        raise PipelineError(
+            "no training windows"
+            + (
+                f" of {params.chunk_hours} consecutive hours (train.chunk_hours)"
+                if params.objective == "every_hour"
+                else ""
+            )
+            + ": check window.* and train.* in params.yaml"
+        )
+    generator = torch.Generator(device=device).manual_seed(seed)
+    epochs = [sequences.ends("train", generator) for _ in range(params.epochs)]
 
     model = RNNForecaster(config).to(device)
     optimizer = torch.optim.AdamW(
@@ -91,30 +182,21 @@ def train_model(
         weight_decay=params.weight_decay,
         fused=device.type == "cuda",
     )
-    schedule = (
-        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps * params.epochs)
-        if params.lr_schedule == "cosine"
-        else torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0)
-    )
-    generator = torch.Generator(device=device).manual_seed(seed)
+    steps = sum(math.ceil(len(ends) / params.batch_size) for ends in epochs)
+    schedule = make_schedule(optimizer, params, steps)
     history: list[dict[str, float]] = []
     best_loss, best_state, best_epoch = math.inf, None, 0
-    for epoch in range(1, params.epochs + 1):
+    for epoch, ends in enumerate(epochs, start=1):
         model.train()
         started = time.perf_counter()
-        order = torch.randperm(len(train_rows), device=device, generator=generator)[:per_epoch]
         total = torch.zeros((), device=device)
         bar = tqdm(
-            order.split(params.batch_size),
-            total=steps,
+            ends.split(params.batch_size),
             unit="batch",
             desc=f"{config.cell} seed {seed} epoch {epoch}/{params.epochs}",
         )
         for step, batch in enumerate(bar, start=1):
-            inputs, labels = gather(series, train_rows[batch], windows.spec)
-            with autocast(device, params.precision):
-                forecast = model(inputs)
-            loss = nn.functional.mse_loss(forecast.float(), labels)
+            loss = sequences.loss(model, series, batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if params.grad_clip:
@@ -125,9 +207,13 @@ def train_model(
             if step % LOG_EVERY == 0:
                 bar.set_postfix(loss=f"{loss.item():.6f}")
         bar.close()
-        record = {"epoch": epoch, "train_loss": total.item() / per_epoch}
-        if len(val_rows):
-            record["val_loss"] = mean_loss(model, series, val_rows, windows.spec, params.precision)
+        record = {
+            "epoch": epoch,
+            "train_loss": total.item() / len(ends),
+            "train_labels": len(ends) * sequences.scored_hours,
+        }
+        if sequences.labels("val"):
+            record["val_loss"] = mean_loss(model, series, sequences)
             if record["val_loss"] < best_loss:
                 best_loss, best_epoch = record["val_loss"], epoch
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -152,6 +238,39 @@ def best_record(history: list[dict[str, float]]) -> dict[str, float]:
     return history[-1]
 
 
+def validation_scores(
+    model: RNNForecaster, windows: Windows, device: torch.device, params: Params
+) -> dict[str, float]:
+    """sMAPE (mean over regions) of the kept model on every validation window, forecast exactly
+    as evaluate forecasts the test windows: one `lookback`-hour window each, from a zero state."""
+    val = windows.split("val")
+    if val.empty:
+        return {}
+    scaled = predict(
+        model,
+        torch.from_numpy(windows.series).to(device),
+        torch.tensor(val["label_row"].to_numpy(), device=device),
+        windows.spec,
+        params.evaluate.batch_size,
+        params.train.precision,
+    )
+    mean, _ = score(predictions_frame(windows, val, {"model": scaled}), ["model"])
+    return {"val_smape": mean["model"]["smape"]}
+
+
+def selection_figures(summaries: dict[str, dict]) -> dict[str, float]:
+    """The figures to select configurations by (`dvc exp show --sort-by`): validation, never
+    test; the mean over seeds, and the sMAPE's sample standard deviation."""
+    figures = {}
+    for name, key in (("val_smape", "val_smape"), ("best_val_loss_mean", "best_val_loss")):
+        values = [s[key] for s in summaries.values() if key in s]
+        if len(values) == len(summaries):
+            figures[name] = float(np.mean(values))
+            if key == "val_smape":
+                figures["val_smape_std"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    return figures
+
+
 def checkpoint(config: ModelConfig, windows: Windows, models: list[dict]) -> dict:
     """What evaluate needs to rebuild the models and check they match the windows."""
     return {
@@ -167,7 +286,8 @@ def main() -> None:
     parser.add_argument("cell", choices=sorted(CELLS))
     parser.add_argument("windows", type=Path, help="input directory from the window stage")
     parser.add_argument("model", type=Path, help="output checkpoint: one model per seed")
-    parser.add_argument("metrics", type=Path, help="output JSON: final figures per seed")
+    parser.add_argument("metrics", type=Path, help="output JSON: validation figures, time")
+    parser.add_argument("seeds", type=Path, help="output JSON: final figures per seed")
     parser.add_argument("history", type=Path, help="output directory: epoch records per seed")
     args = parser.parse_args()
     params = load_params()
@@ -213,7 +333,7 @@ def main() -> None:
             started = time.perf_counter()
             model, history = train_model(windows, config, params.train, seed, device, log_epoch)
             seconds = time.perf_counter() - started
-            trained = len(history) * epoch_size(n_train, params.train.max_windows_per_epoch)
+            trained = sum(r["train_labels"] for r in history)
             best = best_record(history)
             summaries[f"seed{seed}"] = {
                 **{k: v for k, v in history[-1].items() if k.endswith("_loss")},
@@ -222,12 +342,16 @@ def main() -> None:
                     if "val_loss" in best
                     else {}
                 ),
+                **validation_scores(model, windows, device, params),
                 "epochs": len(history),
                 "train_seconds": round(seconds, 2),
-                "windows_per_second": round(trained / seconds, 1),
+                "labels_per_second": round(trained / seconds, 1),
                 "device": str(device),
             }
-            tracking.mlflow.log_metrics({"train_seconds": seconds})
+            tracking.mlflow.log_metrics(
+                {"train_seconds": seconds}
+                | {k: v for k, v in summaries[f"seed{seed}"].items() if k.startswith("val_smape")}
+            )
             histories[seed] = history
             entry = {"seed": seed, "mlflow_run_id": run.info.run_id}
             entry["state_dict"] = model.state_dict()
@@ -243,10 +367,9 @@ def main() -> None:
         tmp.mkdir()
         for seed, history in histories.items():
             write_json(tmp / f"seed{seed}.json", history)
-    best = [s["best_val_loss"] for s in summaries.values() if "best_val_loss" in s]
-    # The figure to select configurations by (`dvc exp show --sort-by`): validation, never test.
-    selection = {"best_val_loss_mean": float(np.mean(best))} if best else {}
-    write_json(args.metrics, {**selection, **summaries})
+    write_json(args.seeds, summaries)
+    total_seconds = sum(s["train_seconds"] for s in summaries.values())
+    write_json(args.metrics, {**selection_figures(summaries), "train_seconds": total_seconds})
     log.info("%s -> %s", summaries, args.model)
 
 

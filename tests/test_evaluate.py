@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 import torch
 
+from stages.baselines import baseline_forecasts
 from stages.batches import LOAD_COLUMN, InputSpec, Windows
 from stages.errors import PipelineError
-from stages.evaluate import baseline_forecasts, load_models, over_seeds
+from stages.evaluate import load_models, over_seeds
 from stages.params import WindowParams
 from stages.window import build_windows
 from tests.synthetic import load_series

@@ -7,11 +7,13 @@ from stages.model import ModelConfig, RNNForecaster, select_device
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 @pytest.mark.parametrize("num_layers", [1, 2])
-def test_forecaster_maps_windows_to_one_value_each(cell, num_layers):
+def test_forecaster_forecasts_every_hour_and_the_next_one(cell, num_layers):
     model = RNNForecaster(ModelConfig(cell, input_size=5, hidden_size=16, num_layers=num_layers))
-    out = model(torch.randn(7, 90, 5))
-    assert out.shape == (7,)
-    out.sum().backward()  # trainable end to end
+    inputs = torch.randn(7, 90, 5)
+    out = model(inputs)
+    assert out.shape == (7, 90)
+    assert torch.allclose(model.eval().next_hour(inputs), model(inputs)[:, -1])
+    model.train()(inputs).sum().backward()  # trainable end to end
     assert all(p.grad is not None for p in model.parameters())
 
 

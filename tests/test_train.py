@@ -1,5 +1,5 @@
-"""Training: model selection on the validation windows, early stopping, and a test part that
-training never reads."""
+"""Training: both objectives, model selection on the validation part, early stopping, and
+held-out parts that training never reads."""
 
 from __future__ import annotations
 
@@ -10,14 +10,18 @@ import pandas as pd
 import pytest
 import torch
 
-from stages.batches import InputSpec, Windows, gather
-from stages.model import ModelConfig
+from stages.batches import InputSpec, Windows, chunk_ends, gather, gather_chunks
+from stages.errors import PipelineError
+from stages.model import ModelConfig, RNNForecaster
 from stages.params import TrainParams, WindowParams
-from stages.train import best_record, mean_loss, train_model
+from stages.train import Sequences, best_record, mean_loss, train_model
 from stages.window import build_windows
 from tests.synthetic import load_series
 
 PARAMS = TrainParams(
+    objective="window",
+    chunk_hours=48,
+    burn_in_hours=6,
     hidden_size=8,
     num_layers=1,
     dropout=0.0,
@@ -29,7 +33,7 @@ PARAMS = TrainParams(
     batch_size=32,
     epochs=3,
     patience=0,
-    max_windows_per_epoch=0,
+    max_labels_per_epoch=0,
     precision="fp32",
     device="cpu",
 )
@@ -57,15 +61,95 @@ def config(windows: Windows, target: str = "delta") -> ModelConfig:
     return ModelConfig("gru", len(channels), hidden_size=8, num_layers=1, target=target)
 
 
-def test_training_never_reads_the_test_part():
+EVERY_HOUR = replace(PARAMS, objective="every_hour", batch_size=4)
+
+
+@pytest.mark.parametrize("params", [PARAMS, EVERY_HOUR], ids=["window", "every_hour"])
+def test_training_never_reads_the_test_part(params):
     windows = small_windows()
     first_test_row = windows.split("test")["label_row"].min()
     poisoned = windows.series.copy()
     poisoned[first_test_row:] = np.nan  # rows that only test windows reach
     windows = replace(windows, series=poisoned)
-    model, history = train_model(windows, config(windows), PARAMS, 0, torch.device("cpu"))
+    model, history = train_model(windows, config(windows), params, 0, torch.device("cpu"))
     assert all(np.isfinite([r["train_loss"], r["val_loss"]]).all() for r in history)
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+@pytest.mark.parametrize("params", [PARAMS, EVERY_HOUR], ids=["window", "every_hour"])
+def test_training_labels_never_reach_the_validation_part(params):
+    windows = small_windows()
+    first_val_row = windows.split("val")["label_row"].min()
+    poisoned = windows.series.copy()
+    poisoned[first_val_row:] = np.nan  # validation and test labels, and later inputs
+    windows = replace(windows, series=poisoned)
+    model, history = train_model(windows, config(windows), params, 0, torch.device("cpu"))
+    assert all(np.isfinite(r["train_loss"]) for r in history)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_chunks_end_only_where_all_their_labels_are_consecutive_and_scored():
+    # Labels 10-19 and 25-34 (a gap between); 10-16 and 25-30 are training, the rest validation.
+    rows = np.r_[10:20, 25:35]
+    train = np.isin(rows, np.r_[10:17, 25:31])
+    ends, phase = chunk_ends(rows, train, chunk_hours=4, scored_hours=2)
+    assert ends.tolist() == [13, 14, 15, 16, 28, 29, 30]
+    assert phase.tolist() == [3, 4, 5, 6, 3, 4, 5]
+    # Validation chunks may read training hours as burn-in, but score validation labels only.
+    ends, _ = chunk_ends(rows, ~train, chunk_hours=4, scored_hours=2)
+    assert ends.tolist() == [18, 19, 32, 33, 34]
+
+
+def test_an_epoch_of_chunks_scores_each_training_label_at_most_once():
+    windows = small_windows()
+    sequences = Sequences(windows, EVERY_HOUR, torch.device("cpu"))
+    generator = torch.Generator().manual_seed(0)
+    scored_hours = EVERY_HOUR.chunk_hours - EVERY_HOUR.burn_in_hours
+    train_rows = set(windows.split("train")["label_row"].tolist())
+    for _ in range(5):
+        ends = sequences.ends("train", generator)
+        scored = (ends[:, None] + torch.arange(1 - scored_hours, 1)).flatten().tolist()
+        assert len(scored) == len(set(scored)) and set(scored) <= train_rows
+        assert len(scored) > len(train_rows) - 2 * EVERY_HOUR.chunk_hours
+
+
+def test_a_chunk_holds_the_windows_of_its_labels_hour_by_hour():
+    windows = small_windows()
+    series = torch.from_numpy(windows.series)
+    end, chunk_hours = torch.tensor([300]), 30
+    inputs, labels = gather_chunks(series, end, windows.spec, chunk_hours)
+    for hour in range(chunk_hours):
+        label_row = 300 - chunk_hours + 1 + hour
+        window, label = gather(series, torch.tensor([label_row]), windows.spec)
+        assert labels[0, hour] == label[0]  # the same target as the window objective
+        assert torch.equal(inputs[0, hour], window[0, -1])  # the same last-hour inputs
+    # One model serves both: its forecast at hour t of a chunk is the window forecast of the
+    # label of that hour, for a window of the t + 1 hours so far.
+    model = RNNForecaster(config(windows)).eval()
+    with torch.no_grad():
+        per_hour = model(inputs)[0]
+        for hour in (0, 11, 29):
+            window = inputs[:, : hour + 1]
+            assert model.next_hour(window)[0] == pytest.approx(per_hour[hour].item(), abs=1e-6)
+
+
+def test_every_hour_training_learns_and_returns_the_window_model():
+    windows = small_windows()
+    model, history = train_model(windows, config(windows), EVERY_HOUR, 0, torch.device("cpu"))
+    assert isinstance(model, RNNForecaster)
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    series = torch.from_numpy(windows.series)
+    best = best_record(history)
+    sequences = Sequences(windows, EVERY_HOUR, torch.device("cpu"))
+    assert mean_loss(model, series, sequences) == pytest.approx(best["val_loss"], rel=1e-5)
+
+
+def test_chunks_must_cover_the_hour_evaluation_forecasts_from():
+    windows = small_windows()  # lookback 12
+    for chunk_hours, burn_in_hours in ((48, 12), (11, 2)):
+        params = replace(EVERY_HOUR, chunk_hours=chunk_hours, burn_in_hours=burn_in_hours)
+        with pytest.raises(PipelineError, match="burn_in_hours < lookback <= chunk_hours"):
+            train_model(windows, config(windows), params, 0, torch.device("cpu"))
 
 
 def test_the_returned_model_is_the_best_epoch_on_validation():
@@ -73,12 +157,10 @@ def test_the_returned_model_is_the_best_epoch_on_validation():
     params = replace(PARAMS, epochs=4, lr=0.05, lr_schedule="constant")
     model, history = train_model(windows, config(windows), params, 1, torch.device("cpu"))
     series = torch.from_numpy(windows.series)
-    rows = torch.tensor(windows.split("val")["label_row"].to_numpy())
     best = best_record(history)
     assert best["val_loss"] == min(r["val_loss"] for r in history)
-    assert mean_loss(model, series, rows, windows.spec, "fp32") == pytest.approx(
-        best["val_loss"], rel=1e-5
-    )
+    sequences = Sequences(windows, params, torch.device("cpu"))
+    assert mean_loss(model, series, sequences) == pytest.approx(best["val_loss"], rel=1e-5)
 
 
 def test_patience_stops_when_validation_stops_improving():
@@ -94,11 +176,13 @@ def test_without_validation_the_last_epoch_is_kept():
     assert "val_loss" not in history[-1] and best_record(history) is history[-1]
 
 
-def test_cosine_schedule_ends_near_zero_and_bf16_trains():
+@pytest.mark.parametrize("params", [PARAMS, EVERY_HOUR], ids=["window", "every_hour"])
+@pytest.mark.parametrize("schedule", ["cosine", "one_cycle"])
+def test_schedules_end_near_zero_and_bf16_trains(params, schedule):
     windows = small_windows()
-    params = replace(PARAMS, precision="bf16")
+    params = replace(params, precision="bf16", lr_schedule=schedule)
     _, history = train_model(windows, config(windows), params, 0, torch.device("cpu"))
-    assert history[-1]["lr"] == pytest.approx(0.0, abs=1e-9)
+    assert history[-1]["lr"] < 0.01 * params.lr
     assert history[0]["lr"] > 0 and np.isfinite(history[-1]["val_loss"])
 
 
@@ -110,4 +194,5 @@ def test_a_delta_model_starts_from_persistence():
     torch.nn.init.zeros_(model.head.weight)
     torch.nn.init.zeros_(model.head.bias)
     inputs, _ = gather(torch.from_numpy(windows.series), torch.tensor([100, 200]), windows.spec)
-    assert model.eval()(inputs).tolist() == inputs[:, -1, 0].tolist()
+    assert model.eval().next_hour(inputs).tolist() == inputs[:, -1, 0].tolist()
+    assert model(inputs).tolist() == inputs[..., 0].tolist()

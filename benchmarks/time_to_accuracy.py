@@ -1,0 +1,147 @@
+"""Time to accuracy at the study's network size: one label per window against every hour.
+
+Both sides train the study's network (2 x 256, dropout 0.2) on the same windows, inputs and
+target (params.yaml's), with the same number of labels per step: the study's loop (`window`
+objective, 1,024 windows a step, Adam 0.001) and ours (`every_hour` objective, chunks of
+`train.chunk_hours` scored after `train.burn_in_hours`, as many chunks as make about 1,024 labels,
+params.yaml's schedule). After each epoch of ours, and after the study's sampled steps, both are
+scored with the same code on the same fixed sample of validation windows (every k-th, forecast
+from a zero state as evaluate does), against the wall-clock seconds of training so far (scoring
+excluded). The study's epoch is timed on `--study-steps` steps and projected to a full epoch;
+the result file says so. On a CPU, the study's own DataLoader loop trains at the speed of our
+`window` objective (benchmarks/results/training-cpu-20261123.json: 140.7 against 145.6
+windows/s), so the `window` objective stands in for it here.
+
+    python -m benchmarks.time_to_accuracy --data-dir ../shared/data/pjm-hourly --cells lstm gru
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+import yaml
+
+from benchmarks.data_prep import cpu_name
+from benchmarks.training import command_line
+from stages.features import add_time_features
+from stages.files import write_json
+from stages.ingest import ingest
+from stages.metrics import predictions_frame, score
+from stages.model import ModelConfig, predict, select_device
+from stages.params import PARAMS_FILE, parse_params
+from stages.train import train_model
+from stages.window import build_windows
+
+RESULTS = Path(__file__).parent / "results"
+STUDY_BATCH = 1024
+
+
+def val_sample_smape(model, windows, device, every: int) -> float:
+    """True sMAPE (mean over regions) on every `every`-th validation window."""
+    val = windows.split("val").iloc[::every]
+    scaled = predict(
+        model.eval(),
+        torch.from_numpy(windows.series).to(device),
+        torch.tensor(val["label_row"].to_numpy(), device=device),
+        windows.spec,
+        16384,
+    )
+    mean, _ = score(predictions_frame(windows, val, {"model": scaled}), ["model"])
+    return mean["model"]["smape"]
+
+
+def timed_training(windows, config, train, device, every: int) -> dict:
+    """Train one full schedule; its training seconds (validation loss excluded) and accuracy."""
+    model, history = train_model(windows, config, train, 42, device)
+    return {
+        "epochs": len(history),
+        "train_labels": sum(r["train_labels"] for r in history),
+        "train_seconds": round(sum(r["seconds"] for r in history), 1),
+        "val_smape_sample": round(val_sample_smape(model, windows, device, every), 4),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--cells", nargs="+", default=["lstm", "gru"], choices=["gru", "lstm"])
+    parser.add_argument("--epochs", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--study-steps", type=int, default=40)
+    parser.add_argument("--val-every", type=int, default=12, help="score every k-th window")
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+    device = select_device(args.device)
+    params = parse_params(yaml.safe_load(PARAMS_FILE.read_text()))
+    table, _ = ingest(args.data_dir, params.data.regions, params.ingest)
+    features = add_time_features(table, params.features.cyclic, params.features.holidays)
+    windows, _ = build_windows(features, params.window)
+    n_train = len(windows.split("train"))
+    scored_hours = params.train.chunk_hours - params.train.burn_in_hours
+    chunks = max(1, round(STUDY_BATCH / scored_hours))
+    base = replace(params.train, hidden_size=256, num_layers=2, dropout=0.2, device=str(device))
+    study = replace(
+        base,
+        objective="window",
+        batch_size=STUDY_BATCH,
+        lr=0.001,
+        lr_schedule="constant",
+        grad_clip=0.0,
+        epochs=1,
+        patience=0,
+        max_labels_per_epoch=args.study_steps * STUDY_BATCH,
+    )
+    path = RESULTS / f"time-to-accuracy-{device.type}-{datetime.now(UTC):%Y%m%d}.json"
+    report = {
+        "benchmark": "time to accuracy at 2 x 256: window objective (the study's) vs every hour",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": command_line("benchmarks.time_to_accuracy"),
+        "device": str(device),
+        "cpu": cpu_name(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "train_labels": n_train,
+        "val_windows_scored": len(windows.split("val").iloc[:: args.val_every]),
+        "labels_per_step": {"study": STUDY_BATCH, "ours": chunks * scored_hours},
+        "results": {},
+    }
+    for cell in args.cells:
+        config = ModelConfig(
+            cell,
+            len(windows.spec.channels(windows.features)),
+            256,
+            2,
+            0.2,
+            params.train.target,
+        )
+        study_run = timed_training(windows, config, study, device, args.val_every)
+        step_seconds = study_run["train_seconds"] / args.study_steps
+        study_epoch = step_seconds * n_train / STUDY_BATCH
+        entry = {
+            "study": {
+                **study_run,
+                "steps_timed": args.study_steps,
+                "seconds_per_step": round(step_seconds, 3),
+                "epoch_seconds_projected": round(study_epoch, 1),
+            },
+            "ours": [],
+        }
+        for epochs in args.epochs:
+            ours = replace(base, objective="every_hour", batch_size=chunks, epochs=epochs)
+            entry["ours"].append(timed_training(windows, config, ours, device, args.val_every))
+            print(cell, entry["ours"][-1], flush=True)
+        ours_epoch = min(run["train_seconds"] / run["epochs"] for run in entry["ours"])
+        entry["ours_epoch_seconds"] = round(ours_epoch, 1)
+        entry["epoch_speedup"] = round(study_epoch / ours_epoch, 1)
+        report["results"][cell] = entry
+        print(cell, entry["study"], entry["epoch_speedup"], flush=True)
+        write_json(path, report)
+
+
+if __name__ == "__main__":
+    main()
