@@ -55,8 +55,14 @@ VARIANTS = {
     "lstm, no dropout, no weekly lag": ("lstm", NO_DROPOUT + " -S window.lags=[]"),
     "lstm, no dropout, lags 24 and 168": ("lstm", NO_DROPOUT + " -S window.lags=[24,168]"),
     "lstm, no dropout, width 192": ("lstm", NO_DROPOUT + " -S train.hidden_size=192"),
-    "gru, no dropout": ("gru", NO_DROPOUT),
-    "gru, no dropout, 64 chunks a step": ("gru", NO_DROPOUT + " -S train.batch_size=64"),
+    "lstm, no dropout, lags 24 and 168, 24 epochs, 64 chunks a step": (
+        "lstm",
+        NO_DROPOUT + " -S window.lags=[24,168] -S train.epochs=24 -S train.batch_size=64",
+    ),
+    "gru, no dropout, lags 24 and 168, 24 epochs, 64 chunks a step": (
+        "gru",
+        NO_DROPOUT + " -S window.lags=[24,168] -S train.epochs=24 -S train.batch_size=64",
+    ),
 }
 
 

@@ -73,11 +73,15 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--study-steps", type=int, default=40)
     parser.add_argument("--val-every", type=int, default=12, help="score every k-th window")
+    parser.add_argument("--regions", nargs="+", help="default: data.regions in params.yaml")
     parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--output", type=Path, help="default: results/time-to-accuracy-<device>-<date>"
+    )
     args = parser.parse_args()
     device = select_device(args.device)
     params = parse_params(yaml.safe_load(PARAMS_FILE.read_text()))
-    table, _ = ingest(args.data_dir, params.data.regions, params.ingest)
+    table, _ = ingest(args.data_dir, tuple(args.regions or params.data.regions), params.ingest)
     features = add_time_features(table, params.features.cyclic, params.features.holidays)
     windows, _ = build_windows(features, params.window)
     n_train = len(windows.split("train"))
@@ -95,7 +99,9 @@ def main() -> None:
         patience=0,
         max_labels_per_epoch=args.study_steps * STUDY_BATCH,
     )
-    path = RESULTS / f"time-to-accuracy-{device.type}-{datetime.now(UTC):%Y%m%d}.json"
+    path = (
+        args.output or RESULTS / f"time-to-accuracy-{device.type}-{datetime.now(UTC):%Y%m%d}.json"
+    )
     report = {
         "benchmark": "time to accuracy at 2 x 256: window objective (the study's) vs every hour",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -89,3 +89,28 @@ def test_recorded_command_leaves_out_absolute_paths(monkeypatch):
     assert command_line() == (
         "python -m benchmarks.training --data-dir=<path> --output <path> --regions AEP"
     )
+
+
+def test_time_to_accuracy_benchmark_runs_both_objectives_on_the_same_windows(tmp_path):
+    data = tmp_path / "raw"
+    for i, region in enumerate(("AAA", "BBB")):
+        write_region_csv(data, region, load_series("2018-01-01", 24 * 60, seed=i), seed=i)
+    output = tmp_path / "result.json"
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "benchmarks.time_to_accuracy", "--device", "cpu"),
+            *("--data-dir", str(data), "--regions", "AAA", "BBB", "--cells", "lstm"),
+            *("--epochs", "1", "--study-steps", "1", "--val-every", "4", "--output", str(output)),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(output.read_text())
+    lstm = report["results"]["lstm"]
+    assert lstm["study"]["train_labels"] == 1024  # one step of 1,024 windows
+    assert lstm["ours"][0]["epochs"] == 1 and lstm["ours"][0]["train_labels"] > 0
+    assert 0 < lstm["study"]["val_smape_sample"] < 200
+    assert lstm["epoch_speedup"] > 0 and "<path>" in report["command"]
