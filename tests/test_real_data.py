@@ -68,8 +68,9 @@ def test_cleaned_series_give_980343_training_windows(ingested):
 
 
 def test_default_windows_hold_out_validation_before_test(ingested):
-    """By default every label has a week of history (window.min_history); the validation part is
-    the last 10% of each region's training part and ends where its test part begins."""
+    """By default every label has the 257 hours its inputs reach (a 90-hour window whose first
+    hour reads the load a week before it); the validation part is the last 10% of each region's
+    training part and ends where its test part begins."""
     (table, _), _ = ingested
     params = load_params(REPO / "params.yaml")
     features = add_time_features(table, params.features.cyclic, params.features.holidays)
@@ -78,4 +79,4 @@ def test_default_windows_hold_out_validation_before_test(ingested):
         splits = region["split"].tolist()
         assert splits == sorted(splits, key=["train", "val", "test"].index)
     totals = {s: sum(c[s] for c in counts.values()) for s in ("train", "val", "test")}
-    assert totals == {"train": 881_556, "val": 97_944, "test": 108_827}
+    assert totals == {"train": 880_692, "val": 97_848, "test": 108_719}
