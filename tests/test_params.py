@@ -12,13 +12,14 @@ def raw_params() -> dict:
     return yaml.safe_load((REPO / "params.yaml").read_text())
 
 
-def test_defaults_keep_the_studys_data_split_and_network():
+def test_defaults_keep_the_studys_data_and_split_and_train_on_every_hour():
     params = load_params(REPO / "params.yaml")
     assert len(params.data.regions) == 12
     assert (params.window.lookback, params.window.test_fraction) == (90, 0.1)
-    t = params.train
-    assert (t.hidden_size, t.num_layers, t.dropout, t.batch_size) == (256, 2, 0.2, 1024)
     assert params.window.val_fraction > 0  # model selection on validation, never on test
+    t = params.train
+    assert t.objective == "every_hour"
+    assert t.burn_in_hours < params.window.lookback <= t.chunk_hours  # trains the evaluated hour
 
 
 def test_unknown_key_is_named():
@@ -58,6 +59,7 @@ def test_study_preset_restores_the_studys_configuration():
         5,
     )
     assert (t.target, t.lr_schedule, t.weight_decay, t.grad_clip) == ("level", "constant", 0, 0)
+    assert (t.objective, t.max_labels_per_epoch) == ("window", 0)
 
 
 def test_unknown_baseline_is_named():
