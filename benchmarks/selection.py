@@ -66,6 +66,12 @@ VARIANTS = {
         "gru",
         BOTH_LAGS + " -S train.epochs=24 -S train.batch_size=64",
     ),
+    # After the default: where the next gains may be.
+    "lstm, the default with 32 epochs": ("lstm", BOTH_LAGS + " -S train.epochs=32"),
+    "lstm, the default with width 192": (
+        "lstm",
+        BOTH_LAGS + " -S train.epochs=24 -S train.hidden_size=192",
+    ),
 }
 
 
