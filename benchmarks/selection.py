@@ -14,7 +14,6 @@ rewritten after each, so an interrupted run keeps what it measured.
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,17 +21,16 @@ from pathlib import Path
 import torch
 import yaml
 
-from benchmarks.data_prep import cpu_name
 from benchmarks.study_reference import apply_overrides
-from benchmarks.training import command_line
-from stages.batches import LOAD_COLUMN
+from benchmarks.training import report_header
+from stages.baselines import baseline_forecasts
 from stages.features import add_time_features
 from stages.files import write_json
 from stages.ingest import ingest
 from stages.metrics import predictions_frame, score
-from stages.model import ModelConfig, predict, select_device
+from stages.model import ModelConfig, select_device
 from stages.params import PARAMS_FILE, parse_params
-from stages.train import best_record, train_model
+from stages.train import best_record, train_model, validation_scores
 from stages.window import build_windows
 
 RESULTS = Path(__file__).parent / "results"
@@ -92,25 +90,19 @@ def run_variant(table, cell: str, overrides: str, device: torch.device) -> dict:
     model, history = train_model(windows, config, params.train, params.seeds[0], device)
     train_seconds = time.perf_counter() - started
     val = windows.split("val")
-    rows = val["label_row"].to_numpy()
     started = time.perf_counter()
-    scaled = {
-        "model": predict(
-            model,
-            torch.from_numpy(windows.series).to(device),
-            torch.tensor(rows, device=device),
-            windows.spec,
-            params.evaluate.batch_size,
-        ),
-        "persistence": windows.series[rows - 1, LOAD_COLUMN],
-    }
+    model_smape = validation_scores(model, windows, device, params)["val_smape"]  # as train does
     val_seconds = time.perf_counter() - started
-    mean, _ = score(predictions_frame(windows, val, scaled), list(scaled))
+    persistence = baseline_forecasts(windows, val, ("persistence",), params.seeds[0])
+    mean, _ = score(predictions_frame(windows, val, persistence), ["persistence"])
     return {
         "cell": cell,
         "overrides": (overrides + SAME_WINDOWS).strip(),
         "val_windows": len(val),
-        "val_smape": {name: round(m["smape"], 4) for name, m in mean.items()},
+        "val_smape": {
+            "model": round(model_smape, 4),
+            "persistence": round(mean["persistence"]["smape"], 4),
+        },
         "best_epoch": best_record(history)["epoch"],
         "history": history,
         "train_seconds": round(train_seconds, 1),
@@ -133,14 +125,11 @@ def main() -> None:
     table, _ = ingest(args.data_dir, params.data.regions, params.ingest)
     path = args.output or RESULTS / f"selection-{device.type}-{datetime.now(UTC):%Y%m%d}.json"
     report = {
-        "benchmark": "model selection on validation windows, full data, first seed",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": command_line("benchmarks.selection"),
-        "device": str(device),
-        "cpu": cpu_name(),
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
+        **report_header(
+            "model selection on validation windows, full data, first seed",
+            "benchmarks.selection",
+            device,
+        ),
         "results": {},
     }
     for name, (cell, overrides) in VARIANTS.items():

@@ -18,7 +18,6 @@ windows/s), so the `window` objective stands in for it here.
 from __future__ import annotations
 
 import argparse
-import platform
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,8 +25,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from benchmarks.data_prep import cpu_name
-from benchmarks.training import command_line
+from benchmarks.training import report_header
 from stages.features import add_time_features
 from stages.files import write_json
 from stages.ingest import ingest
@@ -105,14 +103,11 @@ def main() -> None:
         args.output or RESULTS / f"time-to-accuracy-{device.type}-{datetime.now(UTC):%Y%m%d}.json"
     )
     report = {
-        "benchmark": "time to accuracy at 2 x 256: window objective (the study's) vs every hour",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": command_line("benchmarks.time_to_accuracy"),
-        "device": str(device),
-        "cpu": cpu_name(),
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
+        **report_header(
+            "time to accuracy at 2 x 256: window objective (the study's) vs every hour",
+            "benchmarks.time_to_accuracy",
+            device,
+        ),
         "train_labels": n_train,
         "val_windows_scored": len(windows.split("val").iloc[:: args.val_every]),
         "labels_per_step": {"study": STUDY_BATCH, "ours": chunks * scored_hours},

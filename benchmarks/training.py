@@ -293,6 +293,20 @@ def command_line(module: str = "benchmarks.training") -> str:
     return " ".join([f"python -m {module}", *words])
 
 
+def report_header(benchmark: str, module: str, device: torch.device) -> dict:
+    """What every benchmark result file starts with: what, when, how, and on what it ran."""
+    return {
+        "benchmark": benchmark,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": command_line(module),
+        "device": str(device),
+        "cpu": cpu_name(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
