@@ -43,7 +43,7 @@ SAME_WINDOWS = " -S window.min_history=257"
 RECIPE = (
     " -S train.objective=every_hour -S train.chunk_hours=256 -S train.burn_in_hours=48"
     " -S train.batch_size=32 -S train.hidden_size=128 -S train.num_layers=2"
-    " -S train.lr=0.003 -S train.lr_schedule=one_cycle -S train.grad_clip=1.0"
+    " -S train.loss=mse -S train.lr=0.003 -S train.lr_schedule=one_cycle -S train.grad_clip=1.0"
     " -S window.lags=[168] -S train.epochs=16 -S train.dropout=0.2"
 )
 NO_DROPOUT = RECIPE + " -S train.dropout=0"
@@ -69,6 +69,14 @@ VARIANTS = {
     "lstm, the default with width 192": (
         "lstm",
         BOTH_LAGS + " -S train.epochs=24 -S train.hidden_size=192",
+    ),
+    "lstm, the default with 32 epochs, l1 loss": (
+        "lstm",
+        BOTH_LAGS + " -S train.epochs=32 -S train.loss=l1",
+    ),
+    "lstm, the default with 32 epochs, peak lr 0.005": (
+        "lstm",
+        BOTH_LAGS + " -S train.epochs=32 -S train.lr=0.005",
     ),
 }
 

@@ -22,47 +22,34 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-import torch
 import yaml
 
 from benchmarks.training import report_header
 from stages.features import add_time_features
 from stages.files import write_json
 from stages.ingest import ingest
-from stages.metrics import predictions_frame, score
-from stages.model import ModelConfig, predict, select_device
+from stages.model import ModelConfig, select_device
 from stages.params import PARAMS_FILE, parse_params
-from stages.train import train_model
+from stages.train import train_model, validation_scores
 from stages.window import build_windows
 
 RESULTS = Path(__file__).parent / "results"
 STUDY_BATCH = 1024
 
 
-def val_sample_smape(model, windows, device, every: int) -> float:
-    """True sMAPE (mean over regions) on every `every`-th validation window."""
-    val = windows.split("val").iloc[::every]
-    scaled = predict(
-        model.eval(),
-        torch.from_numpy(windows.series).to(device),
-        torch.tensor(val["label_row"].to_numpy(), device=device),
-        windows.spec,
-        16384,
-    )
-    mean, _ = score(predictions_frame(windows, val, {"model": scaled}), ["model"])
-    return mean["model"]["smape"]
-
-
-def timed_training(windows, config, train, device, every: int) -> dict:
-    """Train one full schedule, its validation part hidden from it so that each epoch's seconds
-    are training alone (the study validated nothing); then score the model on the sample."""
+def timed_training(windows, config, train, params, device, every: int) -> dict:
+    """Train one full schedule with its validation part hidden, as the study validated nothing
+    (the last epoch is kept); then score the model on every `every`-th validation window, as
+    train scores it with `params`."""
     hidden = windows.index.assign(split=windows.index["split"].replace("val", "held out"))
     model, history = train_model(replace(windows, index=hidden), config, train, 42, device)
     return {
         "epochs": len(history),
         "train_labels": sum(r["train_labels"] for r in history),
         "train_seconds": round(sum(r["seconds"] for r in history), 1),
-        "val_smape_sample": round(val_sample_smape(model, windows, device, every), 4),
+        "val_smape_sample": round(
+            validation_scores(model, windows, device, params, every)["val_smape"], 4
+        ),
     }
 
 
@@ -122,7 +109,7 @@ def main() -> None:
             0.2,
             params.train.target,
         )
-        study_run = timed_training(windows, config, study, device, args.val_every)
+        study_run = timed_training(windows, config, study, params, device, args.val_every)
         step_seconds = study_run["train_seconds"] / args.study_steps
         study_epoch = step_seconds * n_train / STUDY_BATCH
         entry = {
@@ -136,7 +123,9 @@ def main() -> None:
         }
         for epochs in args.epochs:
             ours = replace(base, objective="every_hour", batch_size=chunks, epochs=epochs)
-            entry["ours"].append(timed_training(windows, config, ours, device, args.val_every))
+            entry["ours"].append(
+                timed_training(windows, config, ours, params, device, args.val_every)
+            )
             print(cell, entry["ours"][-1], flush=True)
         ours_epoch = min(run["train_seconds"] / run["epochs"] for run in entry["ours"])
         entry["ours_epoch_seconds"] = round(ours_epoch, 1)

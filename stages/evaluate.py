@@ -3,12 +3,12 @@
 For every model and region, and the mean over regions: true sMAPE, MAE, RMSE, MAPE and the figure
 the study printed (`smape_study_formula`, a quarter of the true sMAPE). A model trained with several
 seeds is reported as the mean and standard deviation over its seeds, and its seeds' averaged
-forecast as `<cell>_ensemble`. The baselines (`evaluate.baselines`) are computed here on the same
-windows: repeats of the reading 1, 24 or 168 hours back, a least-squares linear model on the
-lookback window's loads, and a gradient-boosting model on lags 1-48 and 168, the calendar of the
-forecast hour and the region. The fitted baselines learn from the training windows and stop on the
-validation windows; only this stage reads the test windows. Test metrics and predicted-vs-actual
-plots go to each model's MLflow runs.
+forecast as `<cell>_ensemble`. The baselines (`evaluate.baselines`, from `stages.baselines`) are
+scored on the same windows: repeats of the reading 1, 24 or 168 hours back, a least-squares
+linear model on the lookback window's loads, and a gradient-boosting model on lags 1-48 and 168,
+the calendar of the forecast hour and the region. The fitted baselines learn from the training
+windows and stop on the validation windows; only this stage reads the test windows. Test metrics
+and predicted-vs-actual plots go to each model's MLflow runs.
 """
 
 from __future__ import annotations

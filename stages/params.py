@@ -14,6 +14,7 @@ PARAMS_FILE = Path("params.yaml")
 TARGETS = ("level", "delta")
 LR_SCHEDULES = ("constant", "cosine", "one_cycle")
 OBJECTIVES = ("every_hour", "window")
+LOSSES = ("mse", "l1")
 PRECISIONS = ("fp32", "bf16")
 BASELINES = (
     "persistence",
@@ -99,6 +100,7 @@ class TrainParams:
     num_layers: int
     dropout: float
     target: str
+    loss: str
     lr: float
     lr_schedule: str
     weight_decay: float
@@ -124,6 +126,7 @@ class TrainParams:
             _check(getattr(self, name) >= 1, f"train.{name}", getattr(self, name), ">= 1")
         _check(0 <= self.dropout < 1, "train.dropout", self.dropout, "in [0, 1)")
         _check(self.target in TARGETS, "train.target", self.target, f"one of {TARGETS}")
+        _check(self.loss in LOSSES, "train.loss", self.loss, f"one of {LOSSES}")
         _check(self.lr > 0, "train.lr", self.lr, "> 0")
         _check(
             self.lr_schedule in LR_SCHEDULES,

@@ -26,6 +26,7 @@ PARAMS = TrainParams(
     num_layers=1,
     dropout=0.0,
     target="delta",
+    loss="mse",
     lr=0.01,
     lr_schedule="cosine",
     weight_decay=0.0,
@@ -142,6 +143,20 @@ def test_every_hour_training_learns_and_returns_the_window_model():
     best = best_record(history)
     sequences = Sequences(windows, EVERY_HOUR, torch.device("cpu"))
     assert mean_loss(model, series, sequences) == pytest.approx(best["val_loss"], rel=1e-5)
+
+
+@pytest.mark.parametrize("loss", ["mse", "l1"])
+def test_the_loss_averages_the_errors_of_the_scored_hours_only(loss):
+    windows = small_windows()
+    params = replace(EVERY_HOUR, loss=loss)
+    series, ends = torch.from_numpy(windows.series), torch.tensor([300, 340])
+    model = RNNForecaster(config(windows)).eval()
+    inputs, labels = gather_chunks(series, ends, windows.spec, params.chunk_hours)
+    with torch.no_grad():
+        errors = (model(inputs) - labels)[:, params.burn_in_hours :]
+        expected = errors.abs().mean() if loss == "l1" else errors.square().mean()
+        loss_value = Sequences(windows, params, torch.device("cpu")).loss(model, series, ends)
+    assert loss_value.item() == pytest.approx(expected.item(), rel=1e-6)
 
 
 def test_chunks_must_cover_the_hour_evaluation_forecasts_from():
