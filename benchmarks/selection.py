@@ -48,8 +48,12 @@ RECIPE = (
 )
 NO_DROPOUT = RECIPE + " -S train.dropout=0"
 BOTH_LAGS = NO_DROPOUT + " -S window.lags=[24,168]"
-# Each variant changes the recipe, or the variant before it, in one or two ways. params.yaml's
-# default is the best LSTM changes together: no dropout, lags 24 and 168, 24 epochs of 32 chunks.
+# The first full run's default (2026-11-24): no dropout, lags 24 and 168, 24 epochs of 32 chunks.
+FIRST_DEFAULT = BOTH_LAGS + " -S train.epochs=24"
+# With 32 epochs, the changes that follow it.
+LONGER = BOTH_LAGS + " -S train.epochs=32"
+# Each variant changes the recipe, or a variant before it, in one or two ways. params.yaml's
+# default is the first default with 32 epochs, the l1 loss and a peak learning rate of 0.008.
 VARIANTS = {
     "lstm": ("lstm", RECIPE),
     "lstm, no dropout": ("lstm", NO_DROPOUT),
@@ -58,25 +62,46 @@ VARIANTS = {
     "lstm, no dropout, 24 epochs": ("lstm", NO_DROPOUT + " -S train.epochs=24"),
     "lstm, no dropout, lags 24 and 168, 24 epochs, 64 chunks a step": (
         "lstm",
-        BOTH_LAGS + " -S train.epochs=24 -S train.batch_size=64",
+        FIRST_DEFAULT + " -S train.batch_size=64",
     ),
     "gru, no dropout, lags 24 and 168, 24 epochs, 64 chunks a step": (
         "gru",
-        BOTH_LAGS + " -S train.epochs=24 -S train.batch_size=64",
+        FIRST_DEFAULT + " -S train.batch_size=64",
     ),
-    # After the default: where the next gains may be.
-    "lstm, the default with 32 epochs": ("lstm", BOTH_LAGS + " -S train.epochs=32"),
-    "lstm, the default with width 192": (
+    "lstm, the first default with 32 epochs": ("lstm", LONGER),
+    "lstm, the first default with width 192": ("lstm", FIRST_DEFAULT + " -S train.hidden_size=192"),
+    "lstm, the first default with 32 epochs, l1 loss": ("lstm", LONGER + " -S train.loss=l1"),
+    "lstm, the first default with 32 epochs, peak lr 0.005": (
         "lstm",
-        BOTH_LAGS + " -S train.epochs=24 -S train.hidden_size=192",
+        LONGER + " -S train.lr=0.005",
     ),
-    "lstm, the default with 32 epochs, l1 loss": (
+    "lstm, the first default with 32 epochs, l1 loss, peak lr 0.005": (
         "lstm",
-        BOTH_LAGS + " -S train.epochs=32 -S train.loss=l1",
+        LONGER + " -S train.loss=l1 -S train.lr=0.005",
     ),
-    "lstm, the default with 32 epochs, peak lr 0.005": (
+    "lstm, the first default with 32 epochs, l1 loss, peak lr 0.008": (
         "lstm",
-        BOTH_LAGS + " -S train.epochs=32 -S train.lr=0.005",
+        LONGER + " -S train.loss=l1 -S train.lr=0.008",
+    ),
+    "gru, the first default with 32 epochs, l1 loss, peak lr 0.005": (
+        "gru",
+        LONGER + " -S train.loss=l1 -S train.lr=0.005",
+    ),
+    "lstm, the first default with 32 epochs, l1 loss, peak lr 0.012": (
+        "lstm",
+        LONGER + " -S train.loss=l1 -S train.lr=0.012",
+    ),
+    "gru, the first default with 32 epochs, l1 loss, peak lr 0.008": (
+        "gru",
+        LONGER + " -S train.loss=l1 -S train.lr=0.008",
+    ),
+    "lstm, the first default with 32 epochs, l1 loss, peak lr 0.016": (
+        "lstm",
+        LONGER + " -S train.loss=l1 -S train.lr=0.016",
+    ),
+    "gru, the first default with 32 epochs, l1 loss, peak lr 0.012": (
+        "gru",
+        LONGER + " -S train.loss=l1 -S train.lr=0.012",
     ),
 }
 
