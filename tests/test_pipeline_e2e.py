@@ -4,82 +4,21 @@ generated dataset, with MLflow checked at the end."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from tests.synthetic import load_series, write_region_csv
+from tests.tiny_project import REGIONS, REPO, SEEDS, dvc, make_project, run
 
-REPO = Path(__file__).resolve().parents[1]
-REGIONS = ("AAA", "BBB", "CCC")
-SEEDS = [1, 2]
-TINY = {
-    "seeds": SEEDS,
-    "window": {"lookback": 24},
-    "train": {
-        "chunk_hours": 48,
-        "burn_in_hours": 12,
-        "hidden_size": 8,
-        "lr": 0.003,
-        "batch_size": 8,
-        "epochs": 2,
-        "device": "cpu",
-    },
-    "evaluate": {"batch_size": 256, "plot_hours": 48},
-}
 pytestmark = pytest.mark.e2e
-
-
-def run(cwd: Path, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # stages' `python`
-    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout + done.stderr
-
-
-def dvc(cwd: Path, *args: str) -> str:
-    return run(cwd, sys.executable, "-m", "dvc", *args)
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
     """A git+DVC copy of the project whose params point at a small generated dataset."""
-    root = tmp_path_factory.mktemp("e2e")
-    source = root / "downloads"
-    for i, region in enumerate(REGIONS):
-        write_region_csv(source, region, load_series("2018-01-01", 24 * 30 + 7 * i, seed=i), seed=i)
-    project = root / "project"
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    for name in listed:
-        if (REPO / name).is_file():
-            (project / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, project / name)
-    (project / "dvc.lock").unlink(missing_ok=True)  # the real data's results, not these
-    shutil.rmtree(project / "metrics", ignore_errors=True)
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    params["data"] |= {"source_dir": str(source), "regions": list(REGIONS)}
-    for section, values in TINY.items():
-        params[section] = values if section == "seeds" else params[section] | values
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
-    run(project, "git", "init", "-q")
-    run(project, "git", "add", "-A")
-    run(project, *git, "commit", "-q", "-m", "tiny project")
-    return project
+    return make_project(tmp_path_factory.mktemp("e2e"))
 
 
 def test_repro_builds_every_output(repo):

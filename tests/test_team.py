@@ -1,0 +1,205 @@
+"""Team scale with the real components: the tiny project tracked on a real `mlflow server` with a
+throwaway PostgreSQL cluster behind it (queued experiments included), and a colleague who gets the
+data and models through a DVC remote instead of retraining."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.tiny_project import SEEDS, commit, dvc, make_project, run
+
+pytestmark = pytest.mark.e2e
+
+CELLS = ("gru", "lstm")
+QUEUED = {"lr-low": "0.002", "lr-high": "0.01"}
+TASK = re.compile(r"^[0-9a-f]{7}\s+(\S+)\s.*\s(\w+)\s*$", re.MULTILINE)  # `dvc queue status` rows
+
+
+def postgres_program(name: str) -> str | None:
+    """A PostgreSQL server program on PATH, or in Debian's versioned directory (newest first)."""
+    if found := shutil.which(name):
+        return found
+    for directory in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (directory / name).is_file():
+            return str(directory / name)
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on 127.0.0.1 with an empty `mlflow` database; its URI."""
+    initdb, pg_ctl = postgres_program("initdb"), postgres_program("pg_ctl")
+    if not (initdb and pg_ctl):
+        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql)")
+    psycopg = pytest.importorskip("psycopg", reason="the driver: pip install -e '.[server]'")
+    as_owner: list[str] = []  # PostgreSQL refuses to run as root: run it as `postgres` then
+    root = Path(tempfile.mkdtemp(prefix="pjm-postgres-"))
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no `postgres` user to run PostgreSQL as")
+        shutil.chown(root, "postgres")
+        as_owner = ["runuser", "-u", "postgres", "--"]
+    data, port = root / "data", free_port()
+    server = f"-h 127.0.0.1 -p {port} -k {root}"
+    quiet = {"capture_output": True, "text": True, "check": True}
+    subprocess.run([*as_owner, initdb, "-D", str(data), "-U", "mlflow", "-A", "trust"], **quiet)
+    subprocess.run([*as_owner, pg_ctl, "-D", str(data), "-l", str(root / "log"), "-w", "-o",
+                    server, "start"], **quiet)  # fmt: skip
+    try:
+        with psycopg.connect(  # CREATE DATABASE refuses to run inside a transaction
+            host="127.0.0.1", port=port, user="mlflow", dbname="postgres", autocommit=True
+        ) as db:
+            db.execute("CREATE DATABASE mlflow")
+        yield f"postgresql://mlflow@127.0.0.1:{port}/mlflow"
+    finally:
+        subprocess.run([*as_owner, pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"], **quiet)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def tracking_server(postgres, tmp_path_factory) -> Iterator[tuple[str, Path]]:
+    """`mlflow server` on 127.0.0.1 with the PostgreSQL store and a served artifact store, as the
+    README's team recipe starts it; its URI and its artifact directory."""
+    artifacts = tmp_path_factory.mktemp("served-artifacts")
+    port = free_port()
+    log = (tmp_path_factory.mktemp("server") / "mlflow-server.log").open("w")
+    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", postgres,
+               "--artifacts-destination", str(artifacts), "--host", "127.0.0.1",
+               "--port", str(port), "--workers", "1"]  # fmt: skip
+    env = os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true"}
+    server = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"{uri}/health", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail(f"mlflow server did not start:\n{Path(log.name).read_text()[-3000:]}")
+            time.sleep(1)
+        yield uri, artifacts
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()
+
+
+def wait_for_queue(project: Path, env: dict[str, str], names: set[str]) -> None:
+    """Wait until every queued experiment in `names` succeeded and the workers are gone."""
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        status = dvc(project, "queue", "status", env=env)
+        tasks = dict(TASK.findall(status))
+        failed = [name for name in names if tasks.get(name) == "Failed"]
+        if failed:
+            logs = "\n".join(dvc(project, "queue", "logs", name, env=env) for name in failed)
+            pytest.fail(f"queued experiments failed: {failed}\n{logs[-5000:]}")
+        done = all(tasks.get(name) == "Success" for name in names)
+        if done and "Worker status: 0 active, 0 idle" in status:
+            return
+        time.sleep(5)
+    pytest.fail(f"queued experiments did not finish in 15 minutes:\n{status}")
+
+
+def test_a_team_server_holds_every_run_and_nothing_stays_local(tracking_server, tmp_path_factory):
+    from mlflow import MlflowClient
+
+    uri, served = tracking_server
+    project = make_project(tmp_path_factory.mktemp("team"))
+    env = {"MLFLOW_TRACKING_URI": uri}  # the only change a team member makes
+    commits = {"workspace": run(project, "git", "rev-parse", "HEAD").strip()}
+    dvc(project, "repro", env=env)
+    commit(project, "the tiny run")
+    commits |= dict.fromkeys(QUEUED, run(project, "git", "rev-parse", "HEAD").strip())
+    for name, lr in QUEUED.items():
+        dvc(project, "exp", "run", "--queue", "-n", name, "-S", f"train.lr={lr}", env=env)
+    try:
+        dvc(project, "queue", "start", "-j", "2", env=env)
+        wait_for_queue(project, env, set(QUEUED))
+    finally:
+        dvc(project, "queue", "stop", env=env)
+
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("pjm-load-forecasting")
+    runs = client.search_runs([experiment.experiment_id], max_results=1000)
+    assert [r.data.tags["dvc.stage"] for r in runs].count("ingest") == 1  # not rerun by the exps
+    training = [r for r in runs if r.data.tags["dvc.stage"].startswith("train@")]
+    # Every seed of both cells, for the repro and for each of the two queued experiments.
+    assert len(training) == len(CELLS) * len(SEEDS) * (1 + len(QUEUED))
+    by_experiment = {}
+    for r in training:
+        name = r.data.tags.get("dvc.exp_name", "workspace")
+        assert r.data.tags["mlflow.source.git.commit"] == commits[name]
+        assert "test_smape" in r.data.metrics and "val_smape" in r.data.metrics
+        epochs = client.get_metric_history(r.info.run_id, "train_loss")
+        assert len(epochs) == int(r.data.params["train.epochs"])
+        assert r.info.artifact_uri.startswith("mlflow-artifacts:")  # served by the server
+        assert {"model", "plots"} <= {a.path for a in client.list_artifacts(r.info.run_id)}
+        stored = list(served.rglob(f"*{r.info.run_id}*/artifacts/model/*"))
+        assert stored and all(p.stat().st_size > 0 for p in stored)
+        by_experiment.setdefault(name, set()).add(r.data.params["train.lr"])
+    assert set(by_experiment) == {"workspace", *QUEUED}
+    assert by_experiment == {"workspace": {"0.003"}} | {n: {lr} for n, lr in QUEUED.items()}
+    # Nothing went to a store of the project's own, nor of the queue's temporary copies.
+    local = [*project.glob("mlflow.db"), *project.glob("mlartifacts"), *project.glob("mlruns")]
+    local += list((project / ".dvc/tmp").rglob("mlflow.db"))
+    assert not local, local
+
+
+def test_a_colleague_gets_data_and_models_from_a_dvc_remote_without_retraining(tmp_path_factory):
+    root = tmp_path_factory.mktemp("remote")
+    project = make_project(root)
+    dvc(project, "repro")
+    dvc(project, "remote", "add", "-d", "team", str(root / "dvc-remote"))  # a shared directory
+    commit(project, "results, and the team's remote")
+    dvc(project, "push")
+
+    colleague = root / "colleague"
+    run(root, "git", "clone", "-q", str(project), str(colleague))
+    dvc(colleague, "pull")
+    for out in (
+        "data/raw/AAA_hourly.csv",
+        "data/ingested.parquet",
+        "data/windows/series.npy",
+        "data/models/gru.pt",
+        "data/models/lstm.pt",
+        "data/predictions.parquet",
+    ):
+        assert (colleague / out).read_bytes() == (project / out).read_bytes(), out
+    assert "Data and pipelines are up to date" in dvc(colleague, "status")
+    log = dvc(colleague, "repro")
+    assert "Running stage" not in log and "Data and pipelines are up to date" in log
