@@ -75,17 +75,18 @@ class RNNForecaster(nn.Module):
         )
         self.head = nn.Linear(config.hidden_size, 1)
 
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+    def forward(self, inputs: torch.Tensor, last_hour: bool = False) -> torch.Tensor:
         """(B, L, input_size) hours -> (B, L): at each hour, the forecast of the next hour's
-        scaled load. Channel 0 of the inputs is the scaled load (see `stages.batches.gather`)."""
+        scaled load; with `last_hour`, (B,): only the last hour's, with the head applied to that
+        hour only. Channel 0 of the inputs is the scaled load (see `stages.batches.gather`)."""
         outputs, _ = self.rnn(inputs)  # (B, L, H)
+        if last_hour:
+            return self._forecast(outputs[:, -1], inputs[:, -1])
         return self._forecast(outputs, inputs)
 
     def next_hour(self, windows: torch.Tensor) -> torch.Tensor:
-        """(B, L, input_size) windows -> (B,): the forecast of the hour after each window (the
-        last hour of `forward`, with the head applied to that hour only)."""
-        outputs, _ = self.rnn(windows)
-        return self._forecast(outputs[:, -1], windows[:, -1])
+        """(B, L, input_size) windows -> (B,): the forecast of the hour after each window."""
+        return self(windows, last_hour=True)
 
     def _forecast(self, hidden: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         forecast = self.head(torch.relu(hidden)).squeeze(-1)

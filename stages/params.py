@@ -111,6 +111,7 @@ class TrainParams:
     max_labels_per_epoch: int
     precision: str
     device: str
+    processes: int = 1
 
     def __post_init__(self) -> None:
         _check(
@@ -122,7 +123,14 @@ class TrainParams:
             self.burn_in_hours,
             f">= 0 and below train.chunk_hours ({self.chunk_hours})",
         )
-        for name in ("chunk_hours", "hidden_size", "num_layers", "batch_size", "epochs"):
+        for name in (
+            "chunk_hours",
+            "hidden_size",
+            "num_layers",
+            "batch_size",
+            "epochs",
+            "processes",
+        ):
             _check(getattr(self, name) >= 1, f"train.{name}", getattr(self, name), ">= 1")
         _check(0 <= self.dropout < 1, "train.dropout", self.dropout, "in [0, 1)")
         _check(self.target in TARGETS, "train.target", self.target, f"one of {TARGETS}")

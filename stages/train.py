@@ -6,7 +6,8 @@ are gathered on the training device from the resident scaled series; the loss is
 host only every `LOG_EVERY` steps and at the end of each epoch. The validation loss picks the
 epoch to keep; the kept model's sMAPE on every validation window, forecast as evaluate forecasts
 the test windows, is the figure experiments are compared on. Each seed is an MLflow run with its
-params, per-epoch losses and its model; the stage's checkpoint holds every seed's model.
+params, per-epoch losses and its model; the stage's checkpoint holds every seed's model. With
+`train.processes` above 1 the stage relaunches itself under torchrun (`stages.distributed`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import logging
 import math
 import random
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,7 +28,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from stages import distributed
 from stages.batches import InputSpec, Windows, chunk_ends, gather, gather_chunks, load_windows
+from stages.distributed import Group
 from stages.errors import PipelineError, run_stage
 from stages.files import atomic_path, write_json
 from stages.metrics import predictions_frame, score
@@ -102,7 +106,7 @@ class Sequences:
         with autocast(series.device, self.params.precision):
             if self.params.objective == "window":
                 inputs, labels = gather(series, ends, self.spec)
-                return loss(model.next_hour(inputs).float(), labels)
+                return loss(model(inputs, last_hour=True).float(), labels)
             inputs, labels = gather_chunks(series, ends, self.spec, self.params.chunk_hours)
             burn_in = self.params.burn_in_hours
             forecast = model(inputs)[:, burn_in:].float()
@@ -154,12 +158,15 @@ def train_model(
     seed: int,
     device: torch.device,
     on_epoch: Callable[[dict[str, float]], None] = lambda _: None,
+    group: Group = distributed.ALONE,
 ) -> tuple[RNNForecaster, list[dict[str, float]]]:
     """Train a forecaster; return it with one history record per epoch.
 
     With validation labels, the returned weights are those of the epoch with the lowest
     validation loss, and training stops after `patience` epochs without improvement (0 = never).
-    Test windows are never read here.
+    Test windows are never read here. In a group of processes, each computes the gradient of
+    its share of every batch and DistributedDataParallel averages them, so the steps are those
+    of one process with the same batches (every process then validates the same weights).
     """
     check_coverage(params, windows.spec)
     seed_everything(seed)
@@ -178,8 +185,12 @@ def train_model(
     validate = sequences.labels("val") > 0
     generator = torch.Generator(device=device).manual_seed(seed)
     epochs = [sequences.ends("train", generator) for _ in range(params.epochs)]
+    if group.size > 1:  # the same batches everywhere, whatever each device's generator does
+        for ends in epochs:
+            torch.distributed.broadcast(ends, src=0)
 
     model = RNNForecaster(config).to(device)
+    net = nn.parallel.DistributedDataParallel(model) if group.size > 1 else model
     optimizer = torch.optim.AdamW(
         model.parameters(),
         lr=params.lr,
@@ -198,19 +209,28 @@ def train_model(
             ends.split(params.batch_size),
             unit="batch",
             desc=f"{config.cell} seed {seed} epoch {epoch}/{params.epochs}",
+            disable=not group.leader,
         )
         for step, batch in enumerate(bar, start=1):
-            loss = sequences.loss(model, series, batch)
+            share = batch.tensor_split(group.size)[group.rank]
+            loss = sequences.loss(net, series, share)
+            if not len(share):  # a last batch smaller than the group: nothing to score here
+                loss = loss.nan_to_num()
+            # Shares differ by one sequence at most; weighting each share's mean by its size
+            # makes the group's average gradient that of the whole batch's mean (1 when alone).
+            loss = loss * (len(share) * group.size / len(batch))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if params.grad_clip:
                 nn.utils.clip_grad_norm_(model.parameters(), params.grad_clip, foreach=True)
             optimizer.step()
             schedule.step()
-            total += loss.detach() * len(batch)
-            if step % LOG_EVERY == 0:
+            total += loss.detach() * (len(batch) / group.size)
+            if step % LOG_EVERY == 0 and group.leader:
                 bar.set_postfix(loss=f"{loss.item():.6f}")
         bar.close()
+        if group.size > 1:
+            torch.distributed.all_reduce(total)
         record = {
             "epoch": epoch,
             "train_loss": total.item() / len(ends),
@@ -298,13 +318,27 @@ def main() -> None:
     parser.add_argument("history", type=Path, help="output directory: epoch records per seed")
     args = parser.parse_args()
     params = load_params()
-    device = select_device(params.train.device)
-    if device.type == "cpu" and params.train.precision == "bf16":
+    windows = load_windows(args.windows)
+    check_coverage(params.train, windows.spec)  # before any process or MLflow run is started
+    if params.train.processes > 1 and not distributed.launched():
+        distributed.check_devices(select_device(params.train.device), params.train.processes)
+        sys.exit(distributed.relaunch(params.train.processes, "stages.train", sys.argv[1:]))
+    group, device = distributed.join(params.train.device)
+    try:
+        train_seeds(args, params, windows, group, device)
+    finally:
+        distributed.leave()
+
+
+def train_seeds(
+    args: argparse.Namespace, params: Params, windows: Windows, group: Group, device: torch.device
+) -> None:
+    """Train one model per seed; the group's leader logs each to MLflow and writes the outputs."""
+    if device.type == "cpu" and params.train.precision == "bf16" and group.leader:
         log.warning(
             "train.precision = bf16 on the CPU: without bf16 instructions (AMX, AVX512-BF16) "
             "the CPU emulates them, 11x slower than fp32 on a 2-core AVX2 machine (README)"
         )
-    windows = load_windows(args.windows)
     config = ModelConfig(
         cell=args.cell,
         input_size=len(windows.spec.channels(windows.features)),
@@ -313,8 +347,10 @@ def main() -> None:
         dropout=params.train.dropout,
         target=params.train.target,
     )
-    n_train = len(windows.split("train"))
-    check_coverage(params.train, windows.spec)  # before any MLflow run is opened
+    if not group.leader:
+        for seed in params.seeds:
+            train_model(windows, config, params.train, seed, device, group=group)
+        return
 
     from stages import tracking  # MLflow is imported only by the stages that log
 
@@ -326,9 +362,10 @@ def main() -> None:
                     "model": args.cell,
                     "seed": seed,
                     "device": str(device),
+                    "processes": group.size,
                     "channels": ",".join(windows.spec.channels(windows.features)),
                     **{f"window.{k}": v for k, v in asdict(windows.spec).items()},
-                    "train_windows": n_train,
+                    "train_windows": len(windows.split("train")),
                     "val_windows": len(windows.split("val")),
                     **{f"train.{k}": v for k, v in asdict(params.train).items()},
                 }
@@ -339,10 +376,14 @@ def main() -> None:
                 tracking.mlflow.log_metrics(metrics, step=int(record["epoch"]))
 
             started = time.perf_counter()
-            model, history = train_model(windows, config, params.train, seed, device, log_epoch)
+            model, history = train_model(
+                windows, config, params.train, seed, device, log_epoch, group
+            )
             seconds = time.perf_counter() - started
             trained = sum(r["train_labels"] for r in history)
             best = best_record(history)
+            with distributed.every_core(group, device):
+                scores = validation_scores(model, windows, device, params)
             summaries[f"seed{seed}"] = {
                 **{k: v for k, v in history[-1].items() if k.endswith("_loss")},
                 **(
@@ -350,11 +391,12 @@ def main() -> None:
                     if "val_loss" in best
                     else {}
                 ),
-                **validation_scores(model, windows, device, params),
+                **scores,
                 "epochs": len(history),
                 "train_seconds": round(seconds, 2),
                 "labels_per_second": round(trained / seconds, 1),
                 "device": str(device),
+                "processes": group.size,
             }
             tracking.mlflow.log_metrics(
                 {"train_seconds": seconds}

@@ -115,7 +115,9 @@ def test_experiment_reruns_only_affected_stages(repo):
     log = dvc(repo, "exp", "run", "-n", "lr-up", "-S", "train.lr=0.01")
     assert "Running stage 'train@gru'" in log and "Running stage 'evaluate'" in log
     assert "Running stage 'ingest'" not in log and "Running stage 'window'" not in log
-    dvc(repo, "exp", "run", "--temp", "-n", "one-epoch", "-S", "train.epochs=1")
+    # Two training processes: the same stage command, relaunched under torchrun.
+    one_epoch = ["-S", "train.epochs=1", "-S", "train.processes=2"]
+    dvc(repo, "exp", "run", "--temp", "-n", "one-epoch", *one_epoch)
     study = (REPO / "presets/study.txt").read_text().split()
     study += ["-S", "train.hidden_size=8", "-S", "train.batch_size=64", "-S", "seeds=[1]"]
     log = dvc(repo, "exp", "run", "--temp", "-n", "study", *study)
@@ -170,6 +172,10 @@ def test_mlflow_holds_every_training_run_with_its_tags(repo):
     assert not (repo / "mlruns").exists()
     names = {r.data.tags.get("dvc.exp_name") for r in runs}
     assert {"lr-up", "one-epoch", "study"} <= names
+    processes = {
+        r.data.params["processes"] for r in runs if r.data.tags.get("dvc.exp_name") == "one-epoch"
+    }
+    assert processes == {"2"}
     seeds = {(r.data.tags["dvc.stage"], r.data.params["seed"]) for r in runs}
     assert seeds == {(f"train@{c}", str(s)) for c in ("gru", "lstm") for s in SEEDS}
     assert not (repo / ".dvc/tmp/exps").exists() or not any(
