@@ -37,8 +37,9 @@ log = logging.getLogger(__name__)
 
 def load_models(
     path: Path, windows: Windows, device: torch.device
-) -> tuple[str, list[tuple[int, RNNForecaster, str | None]]]:
-    """The cell and its (seed, model, MLflow run id) triples, checked against the windows."""
+) -> tuple[str, list[tuple[int, RNNForecaster, str | None]], str | None]:
+    """The cell, its (seed, model, MLflow run id) triples, checked against the windows, and the
+    cell's MLflow run (the seeds' averaged forecast)."""
     checkpoint = torch.load(path, map_location=device, weights_only=True)
     spec = InputSpec.from_dict(checkpoint["spec"])
     if spec != windows.spec or checkpoint["features"] != windows.features:
@@ -52,7 +53,7 @@ def load_models(
         model = RNNForecaster(config).to(device)
         model.load_state_dict(entry["state_dict"])
         models.append((entry["seed"], model.eval(), entry.get("mlflow_run_id")))
-    return config.cell, models
+    return config.cell, models, checkpoint.get("mlflow_run_id")
 
 
 def over_seeds(metrics: list[dict[str, float]]) -> dict[str, float]:
@@ -132,7 +133,7 @@ def main() -> None:
     rows = torch.tensor(test["label_row"].to_numpy(), device=device)
     scaled, seed_columns, run_ids = {}, {}, {}
     for path in args.models:
-        cell, models = load_models(path, windows, device)
+        cell, models, run_ids[cell] = load_models(path, windows, device)
         seed_columns[cell] = []
         for seed, model, run_id in models:
             column = f"{cell}_seed{seed}"
@@ -170,24 +171,39 @@ def main() -> None:
     for cell in cells:
         log.info("%s: test sMAPE %s", cell, report["models"][cell]["smape"])
     log.info("baselines: %s", {b: v["smape"] for b, v in report["baselines"].items()})
-    log_to_mlflow(run_ids, mean, per_region, report["baselines"], args.plot_images)
+    log_to_mlflow(run_ids, mean, per_region, list(baselines), args.windows, args.plot_images)
+
+
+def test_metrics(column: str, mean: dict, per_region: dict) -> dict[str, float]:
+    """A predictor's test figures under the names every run shares, so that the runs table
+    sorts models and baselines together: `test_smape`, ..., and `test_smape/<REGION>`."""
+    return (
+        {f"test_{m}": v for m, v in mean[column].items()}
+        | {f"test_smape/{r}": scores[column]["smape"] for r, scores in per_region.items()}
+        | {f"test_mae/{r}": scores[column]["mae"] for r, scores in per_region.items()}
+    )
 
 
 def log_to_mlflow(
-    run_ids: dict, mean: dict, per_region: dict, baselines: dict, images: Path
+    run_ids: dict, mean: dict, per_region: dict, baselines: list[str], windows: Path, images: Path
 ) -> None:
-    """Add each seed's test metrics, the baselines and the plots to that seed's training run."""
-    from stages import tracking
+    """Test figures for each model run (a cell's run holds its seeds' averaged forecast, with
+    the plots), a run of each baseline, and the cells' averaged models registered."""
+    from stages import registry, tracking
 
-    shared = {f"baseline_{b}_{m}": v for b, scores in baselines.items() for m, v in scores.items()}
     for column, run_id in run_ids.items():
-        with tracking.start_run(run_name=f"{column}-evaluate", resume_run_id=run_id):
-            tracking.mlflow.log_metrics(
-                {f"test_{m}": v for m, v in mean[column].items()}
-                | {f"test_smape_{r}": v[column]["smape"] for r, v in per_region.items()}
-                | shared
-            )
-            tracking.mlflow.log_artifacts(str(images), artifact_path="plots")
+        with tracking.start_run(run_name=column, resume_run_id=run_id):
+            tracking.mlflow.log_metrics(test_metrics(column, mean, per_region))
+            if "_seed" not in column:
+                tracking.mlflow.log_artifacts(str(images), artifact_path="plots")
+    for name in baselines:
+        with tracking.start_run(run_name=f"baseline-{name}"):
+            tracking.mlflow.log_params({"model": name, "kind": "baseline"})
+            tracking.log_dataset(windows)
+            tracking.mlflow.log_metrics(test_metrics(name, mean, per_region))
+    for cell, run_id in run_ids.items():
+        if "_seed" not in cell and run_id:
+            registry.register_challenger(cell, run_id)
 
 
 if __name__ == "__main__":

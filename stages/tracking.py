@@ -19,6 +19,7 @@ from pathlib import Path
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # nothing leaves the machine
 
 import mlflow
+import yaml
 from mlflow import MlflowClient
 
 from stages.files import user_repo_root
@@ -27,6 +28,8 @@ DEFAULT_EXPERIMENT = "pjm-load-forecasting"
 STORE_FILE = "mlflow.db"
 ARTIFACT_DIR = "mlartifacts"
 LOCK_FILE = ".mlflow.lock"
+# Opens the experiment on its runs table, not on MLflow 3's GenAI traces view.
+EXPERIMENT_KIND, MODEL_DEVELOPMENT = "mlflow.experimentKind", "custom_model_development"
 
 
 def own_store_uri(repo_root: Path) -> str:
@@ -79,20 +82,54 @@ def experiment_id(repo_root: Path) -> str:
         client = MlflowClient()
         experiment = client.get_experiment_by_name(name)
         if experiment is not None:
+            if experiment.tags.get(EXPERIMENT_KIND) != MODEL_DEVELOPMENT:
+                client.set_experiment_tag(
+                    experiment.experiment_id, EXPERIMENT_KIND, MODEL_DEVELOPMENT
+                )
             return experiment.experiment_id
         # The repository's own store keeps artifacts beside it; a team server keeps its own.
         own_store = uri == own_store_uri(repo_root)
         artifacts = (repo_root / ARTIFACT_DIR).as_uri() if own_store else None
-        return client.create_experiment(name, artifact_location=artifacts)
+        return client.create_experiment(
+            name, artifact_location=artifacts, tags={EXPERIMENT_KIND: MODEL_DEVELOPMENT}
+        )
 
 
-def start_run(run_name: str, resume_run_id: str | None = None) -> mlflow.ActiveRun:
-    """Start a run in the user's repository store, or resume `resume_run_id` if the store has it."""
+def start_run(
+    run_name: str, resume_run_id: str | None = None, nested: bool = False
+) -> mlflow.ActiveRun:
+    """Start a run in the user's repository store (inside the active run with `nested`), or
+    resume `resume_run_id` if the store has it."""
     cwd = Path.cwd()
     exp_id = experiment_id(user_repo_root(cwd))
     if resume_run_id and _run_exists(resume_run_id):
         return mlflow.start_run(run_id=resume_run_id)
-    return mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=run_tags(cwd))
+    return mlflow.start_run(
+        experiment_id=exp_id, run_name=run_name, tags=run_tags(cwd), nested=nested
+    )
+
+
+def dvc_hash(path: Path, lock_file: Path = Path("dvc.lock")) -> str | None:
+    """DVC's hash of a stage output, as the lock file records it (None when it is not there)."""
+    if not lock_file.exists():
+        return None
+    stages = (yaml.safe_load(lock_file.read_text()) or {}).get("stages", {})
+    for stage in stages.values():
+        for out in stage.get("outs", []):
+            if Path(out["path"]) == path:
+                return out.get("md5", "").removesuffix(".dir") or None
+    return None
+
+
+def log_dataset(path: Path) -> None:
+    """Show the artefacts the active run read in the runs table's Dataset column, with DVC's
+    hash of them as the digest: runs with the same digest read the same bytes."""
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+
+    source = resolve_dataset_source(path.as_posix())
+    dataset = MetaDataset(source, name=path.name, digest=dvc_hash(path))
+    mlflow.log_input(dataset, context="training")
 
 
 def _run_exists(run_id: str) -> bool:

@@ -17,7 +17,6 @@ import logging
 import math
 import random
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -28,7 +27,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from stages import distributed
+from stages import distributed, forecaster
 from stages.batches import InputSpec, Windows, chunk_ends, gather, gather_chunks, load_windows
 from stages.distributed import Group
 from stages.errors import PipelineError, run_stage
@@ -264,16 +263,15 @@ def best_record(history: list[dict[str, float]]) -> dict[str, float]:
     return history[-1]
 
 
-def validation_scores(
+def validation_forecast(
     model: RNNForecaster, windows: Windows, device: torch.device, params: Params, every: int = 1
-) -> dict[str, float]:
-    """sMAPE (mean over regions) of the kept model on every validation window (or every
-    `every`-th), forecast exactly as evaluate forecasts the test windows: one `lookback`-hour
-    window each, from a zero state."""
+) -> np.ndarray:
+    """Scaled forecasts of every validation window (or every `every`-th), made exactly as
+    evaluate forecasts the test windows: one `lookback`-hour window each, from a zero state."""
     val = windows.split("val").iloc[::every]
     if val.empty:
-        return {}
-    scaled = predict(
+        return np.empty(0, dtype=np.float32)
+    return predict(
         model.eval(),
         torch.from_numpy(windows.series).to(device),
         torch.tensor(val["label_row"].to_numpy(), device=device),
@@ -281,8 +279,26 @@ def validation_scores(
         params.evaluate.batch_size,
         params.train.precision,
     )
-    mean, _ = score(predictions_frame(windows, val, {"model": scaled}), ["model"])
+
+
+def validation_smape(
+    windows: Windows, forecasts: list[np.ndarray], every: int = 1
+) -> dict[str, float]:
+    """sMAPE (mean over regions) of the averaged `forecasts` of the validation windows."""
+    val = windows.split("val").iloc[::every]
+    if val.empty:
+        return {}
+    predictions = predictions_frame(windows, val, {"model": np.mean(forecasts, axis=0)})
+    mean, _ = score(predictions, ["model"])
     return {"val_smape": mean["model"]["smape"]}
+
+
+def validation_scores(
+    model: RNNForecaster, windows: Windows, device: torch.device, params: Params, every: int = 1
+) -> dict[str, float]:
+    """sMAPE of the kept model on the validation windows (see `validation_forecast`)."""
+    forecast = validation_forecast(model, windows, device, params, every)
+    return validation_smape(windows, [forecast], every)
 
 
 def selection_figures(summaries: dict[str, dict]) -> dict[str, float]:
@@ -352,74 +368,90 @@ def train_seeds(
             train_model(windows, config, params.train, seed, device, group=group)
         return
 
-    from stages import tracking  # MLflow is imported only by the stages that log
+    from stages import pyfunc, tracking  # MLflow is imported only by the stages that log
 
-    models, summaries, histories = [], {}, {}
-    for seed in params.seeds:
-        with tracking.start_run(run_name=f"{args.cell}-seed{seed}") as run:
-            tracking.mlflow.log_params(
-                {
-                    "model": args.cell,
-                    "seed": seed,
+    def recipe(name: str) -> forecaster.Recipe:
+        features = windows.features
+        return forecaster.Recipe(
+            name, config, windows.spec, features, windows.scalers, params.ingest, params.features
+        )
+
+    example = forecaster.recent_readings(windows, recipe(args.cell).hours_needed)
+    shared = {
+        "model": args.cell,
+        "device": str(device),
+        "processes": group.size,
+        "channels": ",".join(windows.spec.channels(windows.features)),
+        **{f"window.{k}": v for k, v in asdict(windows.spec).items()},
+        "train_windows": len(windows.split("train")),
+        "val_windows": len(windows.split("val")),
+        **{f"train.{k}": v for k, v in asdict(params.train).items()},
+    }
+    models, summaries, histories, forecasts = [], {}, {}, []
+    # The cell's run: its seeds' averaged forecast, with each seed's run nested under it.
+    with tracking.start_run(run_name=args.cell) as cell_run:
+        tracking.mlflow.log_params({**shared, "seeds": ",".join(map(str, params.seeds))})
+        tracking.log_dataset(args.windows)
+        for seed in params.seeds:
+            with tracking.start_run(run_name=f"{args.cell}-seed{seed}", nested=True) as run:
+                tracking.mlflow.log_params({**shared, "seed": seed})
+                tracking.log_dataset(args.windows)
+
+                def log_epoch(record: dict[str, float]) -> None:
+                    metrics = {k: v for k, v in record.items() if k != "epoch"}
+                    tracking.mlflow.log_metrics(metrics, step=int(record["epoch"]))
+
+                started = time.perf_counter()
+                model, history = train_model(
+                    windows, config, params.train, seed, device, log_epoch, group
+                )
+                seconds = time.perf_counter() - started
+                trained = sum(r["train_labels"] for r in history)
+                best = best_record(history)
+                with distributed.every_core(group, device):
+                    forecasts.append(validation_forecast(model, windows, device, params))
+                summaries[f"seed{seed}"] = {
+                    **{k: v for k, v in history[-1].items() if k.endswith("_loss")},
+                    **(
+                        {"best_epoch": best["epoch"], "best_val_loss": best["val_loss"]}
+                        if "val_loss" in best
+                        else {}
+                    ),
+                    **validation_smape(windows, forecasts[-1:]),
+                    "epochs": len(history),
+                    "train_seconds": round(seconds, 2),
+                    "labels_per_second": round(trained / seconds, 1),
                     "device": str(device),
                     "processes": group.size,
-                    "channels": ",".join(windows.spec.channels(windows.features)),
-                    **{f"window.{k}": v for k, v in asdict(windows.spec).items()},
-                    "train_windows": len(windows.split("train")),
-                    "val_windows": len(windows.split("val")),
-                    **{f"train.{k}": v for k, v in asdict(params.train).items()},
                 }
-            )
-
-            def log_epoch(record: dict[str, float]) -> None:
-                metrics = {k: v for k, v in record.items() if k != "epoch"}
-                tracking.mlflow.log_metrics(metrics, step=int(record["epoch"]))
-
-            started = time.perf_counter()
-            model, history = train_model(
-                windows, config, params.train, seed, device, log_epoch, group
-            )
-            seconds = time.perf_counter() - started
-            trained = sum(r["train_labels"] for r in history)
-            best = best_record(history)
-            with distributed.every_core(group, device):
-                scores = validation_scores(model, windows, device, params)
-            summaries[f"seed{seed}"] = {
-                **{k: v for k, v in history[-1].items() if k.endswith("_loss")},
-                **(
-                    {"best_epoch": best["epoch"], "best_val_loss": best["val_loss"]}
-                    if "val_loss" in best
-                    else {}
-                ),
-                **scores,
-                "epochs": len(history),
-                "train_seconds": round(seconds, 2),
-                "labels_per_second": round(trained / seconds, 1),
-                "device": str(device),
-                "processes": group.size,
-            }
-            tracking.mlflow.log_metrics(
-                {"train_seconds": seconds}
-                | {k: v for k, v in summaries[f"seed{seed}"].items() if k.startswith("val_smape")}
-            )
-            histories[seed] = history
-            entry = {"seed": seed, "mlflow_run_id": run.info.run_id}
-            entry["state_dict"] = model.state_dict()
-            models.append(entry)
-            with tempfile.TemporaryDirectory() as scratch:
-                single = Path(scratch) / f"{args.cell}-seed{seed}.pt"
-                torch.save(checkpoint(config, windows, [entry]), single)
-                tracking.mlflow.log_artifact(str(single), artifact_path="model")
+                tracking.mlflow.log_metrics(
+                    {"train_seconds": seconds}
+                    | {k: v for k, v in summaries[f"seed{seed}"].items() if k == "val_smape"}
+                )
+                histories[seed] = history
+                entry = {"seed": seed, "mlflow_run_id": run.info.run_id}
+                entry["state_dict"] = model.state_dict()
+                models.append(entry)
+                pyfunc.log_model(recipe(f"{args.cell}-seed{seed}"), [entry["state_dict"]], example)
+        averaged = validation_smape(windows, forecasts)
+        total_seconds = sum(s["train_seconds"] for s in summaries.values())
+        tracking.mlflow.log_metrics(averaged | {"train_seconds": total_seconds})
+        seeds = ", ".join(map(str, params.seeds))
+        states = [entry["state_dict"] for entry in models]
+        pyfunc.log_model(recipe(f"{args.cell} (seeds {seeds})"), states, example)
 
     with atomic_path(args.model) as tmp:
-        torch.save(checkpoint(config, windows, models), tmp)
+        stored = checkpoint(config, windows, models)
+        torch.save(stored | {"mlflow_run_id": cell_run.info.run_id}, tmp)
     with atomic_path(args.history) as tmp:
         tmp.mkdir()
         for seed, history in histories.items():
             write_json(tmp / f"seed{seed}.json", history)
     write_json(args.seeds, summaries)
-    total_seconds = sum(s["train_seconds"] for s in summaries.values())
-    write_json(args.metrics, {**selection_figures(summaries), "train_seconds": total_seconds})
+    figures = selection_figures(summaries)
+    if averaged:
+        figures["val_smape_ensemble"] = averaged["val_smape"]
+    write_json(args.metrics, {**figures, "train_seconds": total_seconds})
     log.info("%s -> %s", summaries, args.model)
 
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from tests.tiny_project import REGIONS, REPO, SEEDS, dvc, make_project, run
 
@@ -62,6 +64,7 @@ def test_repro_builds_every_output(repo):
             "best_val_loss_mean",
             "train_seconds",
             "val_smape",
+            "val_smape_ensemble",
             "val_smape_std",
         ]
         seeds = json.loads((repo / f"metrics/seeds/train_{cell}.json").read_text())
@@ -145,39 +148,102 @@ def test_experiment_reruns_only_affected_stages(repo):
     assert "same_hour_last_week" not in study_eval["test_smape"]  # beyond the study's 90 hours
 
 
-def test_mlflow_holds_every_training_run_with_its_tags(repo):
-    from mlflow import MlflowClient
+@pytest.fixture
+def store(repo):
+    """The project's MLflow store, as the process's tracking and registry store."""
+    uri = f"sqlite:///{repo / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    yield mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    mlflow.set_tracking_uri(None)
 
-    client = MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")
+
+def test_mlflow_holds_every_predictor_as_a_run_with_its_tags(repo, store):
+    client = store
     experiment = client.get_experiment_by_name("pjm-load-forecasting")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # runs table
     runs = client.search_runs([experiment.experiment_id])
-    ingest_runs = [r for r in runs if r.data.tags["dvc.stage"] == "ingest"]
+    stages = {r.info.run_id: r.data.tags["dvc.stage"] for r in runs}
+    ingest_runs = [r for r in runs if stages[r.info.run_id] == "ingest"]
     assert len(ingest_runs) == 1  # the experiments did not rerun ingest
     assert ingest_runs[0].data.metrics["AAA.rows_raw"] == 24 * 30
-    runs = [r for r in runs if r not in ingest_runs]
-    # Per seed, gru and lstm for the repro, the workspace exp and the first --temp exp; one seed
-    # each for the study preset.
-    assert len(runs) == 2 * len(SEEDS) * 3 + 2
+    cell_runs = [r for r in runs if r.data.params.get("seeds")]
+    seed_runs = [r for r in runs if "seed" in r.data.params]
+    baseline_runs = [r for r in runs if r.data.params.get("kind") == "baseline"]
+    # Per cell: the repro, the workspace exp and the first --temp exp with 2 seeds each, and the
+    # study preset with one; each cell run holds its seeds' runs.
+    assert len(cell_runs) == 2 * 4
+    assert len(seed_runs) == 2 * (3 * len(SEEDS) + 1)
+    parents = {r.info.run_id for r in cell_runs}
+    assert all(r.data.tags["mlflow.parentRunId"] in parents for r in seed_runs)
+    # Every baseline, each evaluate: a run with the models' metric names, nothing copied.
+    assert len(baseline_runs) == 5 * 3 + 4  # the study's 90 hours have no same hour last week
+    shared = {"test_smape", "test_mae", *(f"test_smape/{r}" for r in REGIONS)}
     head = run(repo, "git", "rev-parse", "HEAD").strip()
-    for r in runs:
-        assert r.data.tags["dvc.stage"] in {"train@gru", "train@lstm"}
+    digest = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]["window"]["outs"][0]["md5"]
+    for r in cell_runs + seed_runs + baseline_runs:
+        assert shared <= set(r.data.metrics), r.info.run_name
+        assert not any(m.startswith("baseline_") for m in r.data.metrics)
         assert r.data.tags["mlflow.source.git.commit"] == head
-        assert "test_smape" in r.data.metrics and "train_loss" in r.data.metrics
+        assert r.info.artifact_uri.startswith((repo / "mlartifacts").as_uri())
+        (dataset,) = [i.dataset for i in r.inputs.dataset_inputs]
+        assert dataset.name == "windows"
+        if r.data.tags.get("dvc.exp_name") is None:  # the workspace's own repro
+            assert dataset.digest == digest.removesuffix(".dir")
+    for r in cell_runs + seed_runs:
+        assert stages[r.info.run_id] in {"train@gru", "train@lstm"}
+        assert "train_seconds" in r.data.metrics
+        assert ("val_smape" in r.data.metrics) == (r.data.params["val_windows"] != "0")
+        info = mlflow.models.get_model_info(f"runs:/{r.info.run_id}/model")
+        assert info.signature is not None and info.flavors.keys() >= {"python_function"}
+    for r in seed_runs:
+        assert "train_loss" in r.data.metrics
         assert len(client.get_metric_history(r.info.run_id, "train_loss")) == int(
             r.data.params["train.epochs"]
         )
-        assert r.info.artifact_uri.startswith((repo / "mlartifacts").as_uri())
-        artifacts = {a.path for a in client.list_artifacts(r.info.run_id)}
-        assert {"model", "plots"} <= artifacts
+    for r in cell_runs:
+        assert "plots" in {a.path for a in client.list_artifacts(r.info.run_id)}
     assert not (repo / "mlruns").exists()
     names = {r.data.tags.get("dvc.exp_name") for r in runs}
     assert {"lr-up", "one-epoch", "study"} <= names
     processes = {
-        r.data.params["processes"] for r in runs if r.data.tags.get("dvc.exp_name") == "one-epoch"
+        r.data.params["processes"]
+        for r in cell_runs + seed_runs
+        if r.data.tags.get("dvc.exp_name") == "one-epoch"
     }
     assert processes == {"2"}
-    seeds = {(r.data.tags["dvc.stage"], r.data.params["seed"]) for r in runs}
+    seeds = {(stages[r.info.run_id], r.data.params["seed"]) for r in seed_runs}
     assert seeds == {(f"train@{c}", str(s)) for c in ("gru", "lstm") for s in SEEDS}
     assert not (repo / ".dvc/tmp/exps").exists() or not any(
         (repo / ".dvc/tmp/exps").glob("*/mlflow.db")
     )
+
+
+def test_each_evaluate_registers_a_challenger_per_cell(repo, store):
+    client = store
+    for cell in ("gru", "lstm"):
+        name = f"pjm-load-{cell}"
+        versions = client.search_model_versions(f"name = '{name}'")
+        assert len(versions) == 4  # the repro and the three experiments
+        challenger = client.get_model_version_by_alias(name, "challenger")
+        assert int(challenger.version) == max(int(v.version) for v in versions)
+        assert challenger.tags["dvc_experiment"] == "study"  # the last one run
+        run = client.get_run(challenger.run_id)
+        assert run.data.params["model"] == cell and "seeds" in run.data.params
+        assert "val_smape" not in run.data.metrics  # the study preset: no validation part
+        assert float(challenger.tags["test_smape"]) == pytest.approx(
+            run.data.metrics["test_smape"], 1e-3
+        )
+        first = client.get_model_version(name, "1")  # the workspace's repro
+        assert first.tags["dvc_experiment"] == "workspace"
+        assert float(first.tags["val_smape"]) == pytest.approx(
+            client.get_run(first.run_id).data.metrics["val_smape"], 1e-3
+        )
+    model = mlflow.pyfunc.load_model("models:/pjm-load-gru@challenger")
+    readings = pd.read_parquet(repo / "data/ingested.parquet").groupby("region").tail(300)
+    forecast = model.predict(readings)
+    assert list(forecast["region"]) == list(REGIONS)
+    assert (
+        forecast["timestamp"]
+        == readings.groupby("region")["timestamp"].max().values + pd.Timedelta("1h")
+    ).all()
+    assert forecast["forecast_mw"].between(500, 1500).all()

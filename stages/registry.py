@@ -1,0 +1,50 @@
+"""The model registry: each pipeline run's models, one registered model per cell.
+
+Every `evaluate` registers each cell's averaged model (its run's `model`) as a new version of
+`pjm-load-<cell>`, tagged with the DVC experiment, the commit and its validation and test sMAPE,
+and points the alias `challenger` at it. Moving `champion` stays a person's decision, made on the
+validation figures (README, "Using the models").
+"""
+
+from __future__ import annotations
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+
+from stages.errors import PipelineError
+
+CHALLENGER, CHAMPION = "challenger", "champion"
+
+
+def registered_name(cell: str) -> str:
+    return f"pjm-load-{cell}"
+
+
+def version_tags(run: mlflow.entities.Run) -> dict[str, str]:
+    """What a version is judged and traced by: its figures, experiment, commit and run."""
+    tags = {
+        "dvc_experiment": run.data.tags.get("dvc.exp_name", "workspace"),
+        "git_commit": run.data.tags.get("mlflow.source.git.commit", "unknown"),
+        "run_id": run.info.run_id,
+    }
+    for metric in ("val_smape", "test_smape"):
+        if metric in run.data.metrics:
+            tags[metric] = f"{run.data.metrics[metric]:.4f}"
+    return tags
+
+
+def register_challenger(cell: str, run_id: str) -> ModelVersion:
+    """Register the cell run's model as a new version and make it the challenger; on any failure
+    the new version is deleted again, so that nothing is left half-registered."""
+    client = MlflowClient()
+    name = registered_name(cell)
+    run = client.get_run(run_id)
+    version = mlflow.register_model(f"runs:/{run_id}/model", name, tags=version_tags(run))
+    try:
+        client.set_registered_model_alias(name, CHALLENGER, version.version)
+    except MlflowException as err:
+        client.delete_model_version(name, version.version)
+        raise PipelineError(f"registering {name} version {version.version}: {err}") from err
+    return version

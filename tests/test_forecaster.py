@@ -1,0 +1,115 @@
+"""Forecasting from readings: the same numbers as evaluate's windows, and one clear error for
+each kind of bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from stages.batches import Windows
+from stages.errors import PipelineError
+from stages.features import add_time_features
+from stages.forecaster import Forecasts, Recipe
+from stages.metrics import predictions_frame
+from stages.model import ModelConfig, RNNForecaster, predict
+from stages.params import FeaturesParams, IngestParams, WindowParams
+from stages.window import build_windows
+from tests.synthetic import load_series
+
+REGIONS = ("AAA", "BBB")
+INGEST = IngestParams(duplicates="mean", max_fill_hours=3, outlier_ratio=0.5)
+CALENDAR = FeaturesParams(cyclic=True, holidays=True)
+
+
+def readings() -> pd.DataFrame:
+    """Two regions' cleaned hourly loads, as ingest stores them (float32 MW)."""
+    frames = []
+    for i, region in enumerate(REGIONS):
+        series = load_series("2018-11-01", 24 * 45, seed=i, base=1000.0 * (i + 1))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "region": region,
+                    "timestamp": series.index,
+                    "load_mw": series.to_numpy(np.float32),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def tiny_forecaster() -> tuple[Windows, list[RNNForecaster], Forecasts]:
+    """Windows of the generated readings, two untrained seeds, and their forecaster."""
+    frame = add_time_features(readings(), CALENDAR.cyclic, CALENDAR.holidays)
+    windows, _ = build_windows(frame, WindowParams(24, 0.1, 0.1, (24, 168), True, 168))
+    config = ModelConfig("gru", len(windows.spec.channels(windows.features)), 8, 2, 0.0, "delta")
+    models = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        models.append(RNNForecaster(config).eval())
+    recipe = Recipe(
+        "gru", config, windows.spec, windows.features, windows.scalers, INGEST, CALENDAR
+    )
+    forecasts = Forecasts(recipe, [m.state_dict() for m in models], torch.device("cpu"))
+    return windows, models, forecasts
+
+
+@pytest.fixture(scope="module")
+def trained() -> tuple[Windows, list[RNNForecaster], Forecasts]:
+    return tiny_forecaster()
+
+
+def test_forecasts_equal_evaluate_for_the_same_windows(trained) -> None:
+    windows, models, forecasts = trained
+    test = windows.split("test").groupby("region").tail(5)
+    series, rows = torch.from_numpy(windows.series), torch.tensor(test["label_row"].to_numpy())
+    scaled = np.mean([predict(m, series, rows, windows.spec, 64) for m in models], axis=0)
+    expected = predictions_frame(windows, test, {"gru": scaled})
+    history = readings()
+    for _, window in expected.iterrows():
+        before = history[history["timestamp"] < window["label_time"]]
+        got = forecasts.next_hour(before.sample(frac=1.0, random_state=0))  # any order
+        row = got.set_index("region").loc[window["region"]]
+        assert row["timestamp"] == window["label_time"]
+        assert row["forecast_mw"] == pytest.approx(window["gru"], rel=1e-6)
+        assert row["model"] == "gru"
+    assert set(got["region"]) == set(REGIONS)
+
+
+def last_hours(hours: int, region: str = "AAA") -> pd.DataFrame:
+    frame = readings()
+    return frame[frame["region"] == region].tail(hours)
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (last_hours(300).drop(columns="load_mw"), r"missing column\(s\) \['load_mw'\]"),
+        (last_hours(300).assign(region="ZZZ"), r"'ZZZ': the model was trained on \['AAA', 'BBB'\]"),
+        (last_hours(100), r"'AAA': 100 usable hours of the 191 consecutive hours"),
+        (
+            last_hours(300).drop(last_hours(300).index[-10:-5]),
+            r"'AAA': 186 usable hours of the 191",
+        ),
+        (
+            last_hours(300).assign(load_mw=lambda f: f["load_mw"].where(f.index != f.index[-1], 1)),
+            r"latest reading .* is implausible",
+        ),
+        (last_hours(300).assign(load_mw="n/a"), r"row 0: load_mw 'n/a' is not a number"),
+        (last_hours(300).assign(timestamp="yesterday"), r"row 0: timestamp 'yesterday' is not a"),
+        (last_hours(0), r"readings: no rows"),
+    ],
+)
+def test_bad_readings_get_one_clear_error(trained, frame: pd.DataFrame, message: str) -> None:
+    with pytest.raises(PipelineError, match=message):
+        trained[2].next_hour(frame)
+
+
+def test_utc_readings_are_read_as_eastern_time(trained) -> None:
+    local = last_hours(300)
+    utc = local.assign(
+        timestamp=local["timestamp"].dt.tz_localize("America/New_York").dt.tz_convert("UTC")
+    )
+    assert trained[2].next_hour(utc).equals(trained[2].next_hour(local))

@@ -1,0 +1,93 @@
+"""The logged MLflow Model: loaded by URI in a process that cannot import this repository, it
+forecasts what the forecaster forecasts, and bad readings get the forecaster's message."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow.exceptions import MlflowException
+
+from stages import pyfunc
+from stages.forecaster import recent_readings
+from tests.test_forecaster import readings, tiny_forecaster
+
+# Loads a model with this repository hidden: no editable install, not the working directory.
+LOAD_ELSEWHERE = """
+import sys
+sys.meta_path = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+sys.path = [p for p in sys.path if p not in ("", {repo!r})]
+import mlflow, pandas as pd
+model = mlflow.pyfunc.load_model(sys.argv[1])
+pd.read_parquet(sys.argv[2]).pipe(model.predict).to_parquet(sys.argv[3])
+print(sys.modules["stages"].__file__)
+"""
+
+
+@pytest.fixture(scope="module")
+def logged(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("pyfunc")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    windows, models, forecasts = tiny_forecaster()
+    states = [m.state_dict() for m in models]
+    mlflow.set_tracking_uri(uri)
+    try:
+        artifacts = (root / "artifacts").as_uri()
+        mlflow.set_experiment(experiment_id=mlflow.create_experiment("test", artifacts))
+        with mlflow.start_run() as run:
+            example = recent_readings(windows, forecasts.recipe.hours_needed)
+            info = pyfunc.log_model(forecasts.recipe, states, example)
+    finally:
+        mlflow.set_tracking_uri(None)
+    return root, uri, run.info.run_id, info, forecasts
+
+
+def test_a_model_loaded_by_run_uri_without_the_repository_forecasts_the_same(logged):
+    root, uri, run_id, _, forecasts = logged
+    recent = readings().groupby("region").tail(400)
+    recent.to_parquet(root / "readings.parquet")
+    repo = str(Path(__file__).resolve().parents[1])
+    done = subprocess.run(
+        [
+            *(sys.executable, "-c", LOAD_ELSEWHERE.format(repo=repo), f"runs:/{run_id}/model"),
+            *(str(root / "readings.parquet"), str(root / "forecast.parquet")),
+        ],
+        cwd=root,
+        env={"MLFLOW_TRACKING_URI": uri, "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()).parts[-3:] == ("code", "stages", "__init__.py")
+    got = pd.read_parquet(root / "forecast.parquet")
+    pd.testing.assert_frame_equal(got, forecasts.next_hour(recent), check_dtype=False)
+
+
+def test_the_model_has_a_signature_and_an_input_example(logged):
+    info = logged[3]
+    inputs = [c["name"] for c in info.signature.inputs.to_dict()]
+    assert inputs == ["region", "timestamp", "load_mw"]
+    outputs = [c["name"] for c in info.signature.outputs.to_dict()]
+    assert outputs == ["region", "timestamp", "forecast_mw", "model"]
+    assert info.saved_input_example_info is not None
+
+
+def test_bad_readings_through_the_model_get_the_forecasters_message(logged):
+    _, uri, run_id, _, _ = logged
+    mlflow.set_tracking_uri(uri)
+    try:
+        model = mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
+        recent = readings().groupby("region").tail(400)
+        with pytest.raises(MlflowException, match=r"'ZZZ': the model was trained on"):
+            model.predict(recent.assign(region="ZZZ"))
+        with pytest.raises(MlflowException, match=r"load_mw"):
+            model.predict(recent.drop(columns="load_mw"))
+        with pytest.raises(MlflowException, match=r"does not exist|not found|RESOURCE_DOES_NOT"):
+            mlflow.pyfunc.load_model("runs:/0123456789abcdef/model")
+    finally:
+        mlflow.set_tracking_uri(None)
