@@ -40,11 +40,14 @@ def register_challenger(cell: str, run_id: str) -> ModelVersion:
     the new version is deleted again, so that nothing is left half-registered."""
     client = MlflowClient()
     name = registered_name(cell)
-    run = client.get_run(run_id)
-    version = mlflow.register_model(f"runs:/{run_id}/model", name, tags=version_tags(run))
+    try:
+        run = client.get_run(run_id)
+        version = mlflow.register_model(f"runs:/{run_id}/model", name, tags=version_tags(run))
+    except MlflowException as err:
+        raise PipelineError(f"registering {name} from run {run_id}: {err.message}") from err
     try:
         client.set_registered_model_alias(name, CHALLENGER, version.version)
     except MlflowException as err:
         client.delete_model_version(name, version.version)
-        raise PipelineError(f"registering {name} version {version.version}: {err}") from err
+        raise PipelineError(f"registering {name} version {version.version}: {err.message}") from err
     return version

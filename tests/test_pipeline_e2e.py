@@ -3,7 +3,11 @@ generated dataset, with MLflow checked at the end."""
 
 from __future__ import annotations
 
+import html
 import json
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import mlflow
@@ -12,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.tiny_project import REGIONS, REPO, SEEDS, dvc, make_project, run
+from tests.tiny_project import REGIONS, REPO, SEEDS, dvc, make_project, mlflow_server, run
 
 pytestmark = pytest.mark.e2e
 
@@ -247,3 +251,49 @@ def test_each_evaluate_registers_a_challenger_per_cell(repo, store):
         == readings.groupby("region")["timestamp"].max().values + pd.Timedelta("1h")
     ).all()
     assert forecast["forecast_mw"].between(500, 1500).all()
+
+
+BROWSERS = ("chromium", "chromium-headless-shell", "google-chrome")
+
+
+def rendered_text(browser: str, url: str, expected: list[str]) -> str:
+    """The text a person sees at `url` once its scripts ran (headless, a wide window so that
+    the runs table's columns are drawn); retried while any of `expected` is missing."""
+    for _ in range(3):
+        done = subprocess.run(
+            [
+                *(browser, "--headless", "--no-sandbox", "--disable-gpu"),
+                *("--window-size=3000,1600", "--virtual-time-budget=20000", "--dump-dom", url),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        page = re.sub(r"<(script|style)\b.*?</\1>", " ", done.stdout, flags=re.S)
+        text = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
+        if all(piece in text for piece in expected):
+            break
+    return text
+
+
+def test_the_mlflow_ui_shows_models_and_baselines_side_by_side(repo, store, tmp_path):
+    browser = next(filter(None, map(shutil.which, BROWSERS)), None)
+    if browser is None:
+        pytest.skip(f"no headless browser ({', '.join(BROWSERS)}): apt-get install chromium")
+    experiment = store.get_experiment_by_name("pjm-load-forecasting").experiment_id
+    challenger = store.get_model_version_by_alias("pjm-load-gru", "challenger")
+    store_uri = f"sqlite:///{repo / 'mlflow.db'}"
+    with mlflow_server(["ui", "--backend-store-uri", store_uri], tmp_path / "ui.log") as uri:
+        runs_url = f"{uri}/#/experiments/{experiment}?workflowType=machine_learning"
+        expected = ["Run Name", "Dataset", "Models", "baseline-gradient_boosting", "gru", "lstm"]
+        table = rendered_text(browser, runs_url, expected)
+        run_url = f"{uri}/#/experiments/{experiment}/runs/{challenger.run_id}"
+        run_expected = ["test_smape", "Logged models", f"pjm-load-gru v{challenger.version}"]
+        run_page = rendered_text(browser, run_url + "?workflowType=machine_learning", run_expected)
+    for piece in expected:
+        assert piece in table, (piece, table[:2000])
+    digest = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]["window"]["outs"][0]["md5"]
+    assert f"windows ({digest.removesuffix('.dir')})" in table  # the Dataset column
+    for piece in [*run_expected, "Child runs", "dvc.exp_name"]:
+        assert piece in run_page, (piece, run_page[:2000])

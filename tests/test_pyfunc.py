@@ -13,7 +13,9 @@ import pytest
 from mlflow.exceptions import MlflowException
 
 from stages import pyfunc
+from stages.errors import PipelineError
 from stages.forecaster import recent_readings
+from stages.registry import register_challenger
 from tests.test_forecaster import readings, tiny_forecaster
 
 # Loads a model with this repository hidden: no editable install, not the working directory.
@@ -89,5 +91,41 @@ def test_bad_readings_through_the_model_get_the_forecasters_message(logged):
             model.predict(recent.drop(columns="load_mw"))
         with pytest.raises(MlflowException, match=r"does not exist|not found|RESOURCE_DOES_NOT"):
             mlflow.pyfunc.load_model("runs:/0123456789abcdef/model")
+    finally:
+        mlflow.set_tracking_uri(None)
+
+
+def test_a_run_without_a_model_is_not_registered(logged):
+    _, uri, _, _, _ = logged
+    mlflow.set_tracking_uri(uri)
+    try:
+        with mlflow.start_run() as bare:
+            mlflow.log_metric("test_smape", 1.0)
+        with pytest.raises(
+            PipelineError, match=rf"registering pjm-load-gru from run {bare.info.run_id}"
+        ):
+            register_challenger("gru", bare.info.run_id)
+        client = mlflow.MlflowClient(uri, uri)
+        assert client.search_model_versions("name = 'pjm-load-gru'") == []
+    finally:
+        mlflow.set_tracking_uri(None)
+
+
+def test_registering_points_challenger_at_the_new_version(logged):
+    _, uri, run_id, _, forecasts = logged
+    mlflow.set_tracking_uri(uri)
+    try:
+        first, second = (register_challenger("lstm", run_id) for _ in range(2))
+        client = mlflow.MlflowClient(uri, uri)
+        assert (
+            client.get_model_version_by_alias("pjm-load-lstm", "challenger").version
+            == second.version
+        )
+        assert int(second.version) == int(first.version) + 1
+        assert second.tags["run_id"] == run_id
+        model = mlflow.pyfunc.load_model("models:/pjm-load-lstm@challenger")
+        recent = readings().groupby("region").tail(400)
+        expected = forecasts.next_hour(recent)
+        pd.testing.assert_frame_equal(model.predict(recent), expected, check_dtype=False)
     finally:
         mlflow.set_tracking_uri(None)

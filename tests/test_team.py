@@ -8,19 +8,15 @@ import os
 import pwd
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.tiny_project import SEEDS, commit, dvc, make_project, run
+from tests.tiny_project import SEEDS, commit, dvc, free_port, make_project, mlflow_server, run
 
 pytestmark = pytest.mark.e2e
 
@@ -37,12 +33,6 @@ def postgres_program(name: str) -> str | None:
         if (directory / name).is_file():
             return str(directory / name)
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -83,39 +73,16 @@ def tracking_server(postgres, tmp_path_factory) -> Iterator[tuple[str, Path]]:
     """`mlflow server` on 127.0.0.1 with the PostgreSQL store and a served artifact store, as the
     README's team recipe starts it; its URI and its artifact directory."""
     artifacts = tmp_path_factory.mktemp("served-artifacts")
-    port = free_port()
-    log = (tmp_path_factory.mktemp("server") / "mlflow-server.log").open("w")
-    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", postgres,
-               "--artifacts-destination", str(artifacts), "--host", "127.0.0.1",
-               "--port", str(port), "--workers", "1"]  # fmt: skip
-    env = os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true"}
-    server = subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-    )
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"{uri}/health", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail(f"mlflow server did not start:\n{Path(log.name).read_text()[-3000:]}")
-            time.sleep(1)
+    log = tmp_path_factory.mktemp("server") / "mlflow-server.log"
+    arguments = [
+        "server",
+        "--backend-store-uri",
+        postgres,
+        "--artifacts-destination",
+        str(artifacts),
+    ]
+    with mlflow_server(arguments, log) as uri:
         yield uri, artifacts
-    finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-        log.close()
 
 
 def wait_for_queue(project: Path, env: dict[str, str], names: set[str]) -> None:
