@@ -83,6 +83,6 @@ def test_a_checkpoint_from_other_windows_is_refused(tmp_path):
     }
     path = tmp_path / "gru.pt"
     torch.save(checkpoint, path)
-    assert load_models(path, trained_on, torch.device("cpu")) == ("gru", [])
+    assert load_models(path, trained_on, torch.device("cpu")) == ("gru", [], None)
     with pytest.raises(PipelineError, match=r"gru\.pt: trained on windows .*rerun train"):
         load_models(path, windows_of(InputSpec(24)), torch.device("cpu"))
