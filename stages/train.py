@@ -42,6 +42,8 @@ LOG_EVERY = 50  # steps between progress-bar loss updates (each one syncs with t
 EVAL_LABELS = 16384  # labels per validation batch
 # mse: the study's. l1: the mean absolute error, which like sMAPE does not square the errors.
 LOSSES = {"mse": nn.functional.mse_loss, "l1": nn.functional.l1_loss}
+# MLflow names of the loss curves: the run page draws `<section>/` metrics first, by section name.
+CURVES = {"train_loss": "loss/train", "val_loss": "loss/val"}
 
 
 def seed_everything(seed: int) -> None:
@@ -398,7 +400,7 @@ def train_seeds(
                 tracking.log_dataset(args.windows)
 
                 def log_epoch(record: dict[str, float]) -> None:
-                    metrics = {k: v for k, v in record.items() if k != "epoch"}
+                    metrics = {CURVES.get(k, k): v for k, v in record.items() if k != "epoch"}
                     tracking.mlflow.log_metrics(metrics, step=int(record["epoch"]))
 
                 started = time.perf_counter()

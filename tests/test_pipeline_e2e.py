@@ -200,8 +200,9 @@ def test_mlflow_holds_every_predictor_as_a_run_with_its_tags(repo, store):
         info = mlflow.models.get_model_info(f"runs:/{r.info.run_id}/model")
         assert info.signature is not None and info.flavors.keys() >= {"python_function"}
     for r in seed_runs:
-        assert "train_loss" in r.data.metrics
-        assert len(client.get_metric_history(r.info.run_id, "train_loss")) == int(
+        assert "loss/train" in r.data.metrics
+        assert ("loss/val" in r.data.metrics) == (r.data.params["val_windows"] != "0")
+        assert len(client.get_metric_history(r.info.run_id, "loss/train")) == int(
             r.data.params["train.epochs"]
         )
     for r in cell_runs:

@@ -134,7 +134,7 @@ def test_a_team_server_holds_every_run_and_nothing_stays_local(tracking_server, 
         assert r.data.tags["mlflow.source.git.commit"] == commits[name]
         assert "test_smape" in r.data.metrics and "val_smape" in r.data.metrics
         if "seed" in r.data.params:
-            epochs = client.get_metric_history(r.info.run_id, "train_loss")
+            epochs = client.get_metric_history(r.info.run_id, "loss/train")
             assert len(epochs) == int(r.data.params["train.epochs"])
         assert r.info.artifact_uri.startswith("mlflow-artifacts:")  # served by the server
         by_experiment.setdefault(name, set()).add(r.data.params["train.lr"])
