@@ -38,3 +38,25 @@ def write_region_csv(directory: Path, region: str, series: pd.Series, seed: int 
     path = directory / f"{region}_hourly.csv"
     frame.to_csv(path, index=False)
     return path
+
+
+def regions_frame(
+    regions: tuple[str, ...], hours: int, stagger: int = 0, grow: bool = False
+) -> pd.DataFrame:
+    """Several regions' hourly loads as the features table holds them (with the study's `hour`):
+    region i has seed i, `hours + stagger * i` hours, and with `grow` a level of 1000 * (i + 1)."""
+    frames = []
+    for i, region in enumerate(regions):
+        base = 1000.0 * (i + 1) if grow else 1000.0
+        series = load_series("2018-01-01", hours + stagger * i, seed=i, base=base)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "region": region,
+                    "timestamp": series.index,
+                    "load_mw": series.to_numpy(),
+                    "hour": series.index.hour,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)

@@ -17,9 +17,10 @@ from tests.synthetic import load_series, write_region_csv
 REPO = Path(__file__).resolve().parents[1]
 
 
-def benchmark(*args: str) -> subprocess.CompletedProcess:
+def benchmark(*args: str, module: str = "benchmarks.training") -> subprocess.CompletedProcess:
+    """Run a benchmark's command on the CPU, as its docstring shows."""
     return subprocess.run(
-        [sys.executable, "-m", "benchmarks.training", "--device", "cpu", *args],
+        [sys.executable, "-m", module, "--device", "cpu", *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -96,16 +97,10 @@ def test_time_to_accuracy_benchmark_runs_both_objectives_on_the_same_windows(tmp
     for i, region in enumerate(("AAA", "BBB")):
         write_region_csv(data, region, load_series("2018-01-01", 24 * 60, seed=i), seed=i)
     output = tmp_path / "result.json"
-    done = subprocess.run(
-        [
-            *(sys.executable, "-m", "benchmarks.time_to_accuracy", "--device", "cpu"),
-            *("--data-dir", str(data), "--regions", "AAA", "BBB", "--cells", "lstm"),
-            *("--epochs", "1", "--study-steps", "1", "--val-every", "4", "--output", str(output)),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
+    done = benchmark(
+        *("--data-dir", str(data), "--regions", "AAA", "BBB", "--cells", "lstm"),
+        *("--epochs", "1", "--study-steps", "1", "--val-every", "4", "--output", str(output)),
+        module="benchmarks.time_to_accuracy",
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(output.read_text())

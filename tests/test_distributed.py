@@ -4,11 +4,8 @@ CPU, trains the same model as one process does with the same global batch."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import torch
 
@@ -17,28 +14,17 @@ from stages.batches import save_windows
 from stages.files import read_json
 from stages.params import WindowParams
 from stages.window import build_windows
-from tests.synthetic import load_series
-from tests.tiny_project import REPO, TINY
+from tests.synthetic import regions_frame
+from tests.test_benchmarks import benchmark
+from tests.tiny_project import TINY
 
 SEEDS = [3, 4]
 
 
 def write_windows(directory: Path) -> None:
     """Two small regions' windows, as the window stage writes them."""
-    frames = []
-    for i, region in enumerate(("AAA", "BBB")):
-        series = load_series("2018-01-01", 24 * 25 + 5 * i, seed=i)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "region": region,
-                    "timestamp": series.index,
-                    "load_mw": series.to_numpy(),
-                    "hour": series.index.hour,
-                }
-            )
-        )
-    windows, _ = build_windows(pd.concat(frames), WindowParams(24, 0.1, 0.2, (24,), True, 24))
+    frame = regions_frame(("AAA", "BBB"), 24 * 25, stagger=5)
+    windows, _ = build_windows(frame, WindowParams(24, 0.1, 0.2, (24,), True, 24))
     directory.mkdir()
     save_windows(windows, directory)
 
@@ -106,16 +92,10 @@ def test_only_the_leader_logs_and_writes(runs: dict[tuple[int, int], Path]) -> N
 def test_the_benchmark_times_both(runs: dict[tuple[int, int], Path], tmp_path: Path) -> None:
     windows = runs[1, 7].parent / "windows"
     output = tmp_path / "processes.json"
-    done = subprocess.run(
-        [
-            *(sys.executable, "-m", "benchmarks.processes", "--windows", str(windows)),
-            *("--cells", "gru", "--epochs", "1", "--device", "cpu", "--output", str(output)),
-            *("--set", *(f"{k}={v}" for k, v in TINY["train"].items() if k != "epochs")),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
+    done = benchmark(
+        *("--windows", str(windows), "--cells", "gru", "--epochs", "1", "--output", str(output)),
+        *("--set", *(f"{k}={v}" for k, v in TINY["train"].items() if k != "epochs")),
+        module="benchmarks.processes",
     )
     assert done.returncode == 0, done.stderr
     results = json.loads(output.read_text())["results"]

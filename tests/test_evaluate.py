@@ -4,7 +4,6 @@ that must match the windows they are evaluated on."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -14,25 +13,12 @@ from stages.errors import PipelineError
 from stages.evaluate import load_models, over_seeds
 from stages.params import WindowParams
 from stages.window import build_windows
-from tests.synthetic import load_series
+from tests.synthetic import regions_frame
 
 
 def windows_of(spec: InputSpec, hours: int = 24 * 60, regions=("AAA", "BBB")) -> Windows:
-    frames = []
-    for i, region in enumerate(regions):
-        series = load_series("2018-01-01", hours, seed=i, base=1000.0 * (i + 1))
-        frames.append(
-            pd.DataFrame(
-                {
-                    "region": region,
-                    "timestamp": series.index,
-                    "load_mw": series.to_numpy(),
-                    "hour": series.index.hour,
-                }
-            )
-        )
     params = WindowParams(spec.lookback, 0.1, 0.1, spec.lags, spec.future_calendar)
-    windows, _ = build_windows(pd.concat(frames), params)
+    windows, _ = build_windows(regions_frame(regions, hours, grow=True), params)
     assert windows.spec == spec
     return windows
 

@@ -79,53 +79,42 @@ def test_the_model_has_a_signature_and_an_input_example(logged):
     assert info.saved_input_example_info is not None
 
 
-def test_bad_readings_through_the_model_get_the_forecasters_message(logged):
-    _, uri, run_id, _, _ = logged
+@pytest.fixture
+def store(logged):
+    """The test store as this process's tracking and registry store; a client of it."""
+    uri = logged[1]
     mlflow.set_tracking_uri(uri)
-    try:
-        model = mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
-        recent = readings().groupby("region").tail(400)
-        with pytest.raises(MlflowException, match=r"'ZZZ': the model was trained on"):
-            model.predict(recent.assign(region="ZZZ"))
-        with pytest.raises(MlflowException, match=r"load_mw"):
-            model.predict(recent.drop(columns="load_mw"))
-        with pytest.raises(MlflowException, match=r"does not exist|not found|RESOURCE_DOES_NOT"):
-            mlflow.pyfunc.load_model("runs:/0123456789abcdef/model")
-    finally:
-        mlflow.set_tracking_uri(None)
+    yield mlflow.MlflowClient(uri, uri)
+    mlflow.set_tracking_uri(None)
 
 
-def test_a_run_without_a_model_is_not_registered(logged):
-    _, uri, _, _, _ = logged
-    mlflow.set_tracking_uri(uri)
-    try:
-        with mlflow.start_run() as bare:
-            mlflow.log_metric("test_smape", 1.0)
-        with pytest.raises(
-            PipelineError, match=rf"registering pjm-load-gru from run {bare.info.run_id}"
-        ):
-            register_challenger("gru", bare.info.run_id)
-        client = mlflow.MlflowClient(uri, uri)
-        assert client.search_model_versions("name = 'pjm-load-gru'") == []
-    finally:
-        mlflow.set_tracking_uri(None)
+def test_bad_readings_through_the_model_get_the_forecasters_message(logged, store):
+    model = mlflow.pyfunc.load_model(f"runs:/{logged[2]}/model")
+    recent = readings().groupby("region").tail(400)
+    with pytest.raises(MlflowException, match=r"'ZZZ': the model was trained on"):
+        model.predict(recent.assign(region="ZZZ"))
+    with pytest.raises(MlflowException, match=r"load_mw"):
+        model.predict(recent.drop(columns="load_mw"))
+    with pytest.raises(MlflowException, match=r"does not exist|not found|RESOURCE_DOES_NOT"):
+        mlflow.pyfunc.load_model("runs:/0123456789abcdef/model")
 
 
-def test_registering_points_challenger_at_the_new_version(logged):
-    _, uri, run_id, _, forecasts = logged
-    mlflow.set_tracking_uri(uri)
-    try:
-        first, second = (register_challenger("lstm", run_id) for _ in range(2))
-        client = mlflow.MlflowClient(uri, uri)
-        assert (
-            client.get_model_version_by_alias("pjm-load-lstm", "challenger").version
-            == second.version
-        )
-        assert int(second.version) == int(first.version) + 1
-        assert second.tags["run_id"] == run_id
-        model = mlflow.pyfunc.load_model("models:/pjm-load-lstm@challenger")
-        recent = readings().groupby("region").tail(400)
-        expected = forecasts.next_hour(recent)
-        pd.testing.assert_frame_equal(model.predict(recent), expected, check_dtype=False)
-    finally:
-        mlflow.set_tracking_uri(None)
+def test_a_run_without_a_model_is_not_registered(store):
+    with mlflow.start_run() as bare:
+        mlflow.log_metric("test_smape", 1.0)
+    message = rf"registering pjm-load-gru from run {bare.info.run_id}"
+    with pytest.raises(PipelineError, match=message):
+        register_challenger("gru", bare.info.run_id)
+    assert store.search_model_versions("name = 'pjm-load-gru'") == []
+
+
+def test_registering_points_challenger_at_the_new_version(logged, store):
+    run_id, forecasts = logged[2], logged[4]
+    first, second = (register_challenger("lstm", run_id) for _ in range(2))
+    challenger = store.get_model_version_by_alias("pjm-load-lstm", "challenger")
+    assert challenger.version == second.version == first.version + 1
+    assert second.tags["run_id"] == run_id
+    model = mlflow.pyfunc.load_model("models:/pjm-load-lstm@challenger")
+    recent = readings().groupby("region").tail(400)
+    expected = forecasts.next_hour(recent)
+    pd.testing.assert_frame_equal(model.predict(recent), expected, check_dtype=False)
