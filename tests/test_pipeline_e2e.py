@@ -8,6 +8,8 @@ import json
 import re
 import shutil
 import subprocess
+import sys
+import urllib.request
 from pathlib import Path
 
 import mlflow
@@ -298,3 +300,52 @@ def test_the_mlflow_ui_shows_models_and_baselines_side_by_side(repo, store, tmp_
     assert f"windows ({digest.removesuffix('.dir')})" in table  # the Dataset column
     for piece in [*run_expected, "Child runs", "dvc.exp_name"]:
         assert piece in run_page, (piece, run_page[:2000])
+
+
+def test_the_forecast_command_and_the_model_server_agree_with_evaluate(repo, store, tmp_path):
+    """The last test hour of each region: evaluate's forecast, the command's (from the stage's
+    checkpoint and from the registry) and the served model's."""
+    predictions = pd.read_parquet(repo / "data/predictions.parquet")
+    last = predictions.groupby("region").tail(1).set_index("region")
+    table = pd.read_parquet(repo / "data/ingested.parquet")
+    files = []
+    for region, row in last.iterrows():
+        before = table[(table["region"] == region) & (table["timestamp"] < row["label_time"])]
+        path = tmp_path / f"{region}_hourly.csv"
+        before.rename(columns={"timestamp": "Datetime", "load_mw": f"{region}_MW"})[
+            ["Datetime", f"{region}_MW"]
+        ].sample(frac=1.0, random_state=0).to_csv(path, index=False)
+        files.append(str(path))
+    for model in ("data/models/gru.pt", "models:/pjm-load-gru@challenger"):
+        output = tmp_path / "forecast.csv"
+        run(repo, sys.executable, "-m", "stages.forecast", model, *files, "--output", str(output))
+        got = pd.read_csv(output, parse_dates=["timestamp"]).set_index("region")
+        assert list(got["timestamp"]) == list(last["label_time"])
+        assert got["forecast_mw"].to_numpy() == pytest.approx(last["gru"].to_numpy(), rel=1e-5)
+    readings = pd.concat(
+        table[(table["region"] == r) & (table["timestamp"] < row["label_time"])].tail(300)
+        for r, row in last.iterrows()
+    )
+    payload = {
+        "dataframe_split": json.loads(
+            readings.assign(timestamp=readings["timestamp"].astype(str)).to_json(
+                orient="split", index=False
+            )
+        ),
+        "params": {"hours": 24},
+    }
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{repo / 'mlflow.db'}"}
+    serve = ["models", "serve", "-m", "models:/pjm-load-gru@challenger", "--env-manager", "local"]
+    with mlflow_server(serve, tmp_path / "serve.log", env=env) as uri:
+        request = urllib.request.Request(
+            f"{uri}/invocations",
+            data=json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            served = pd.DataFrame(json.loads(response.read())["predictions"])
+    assert len(served) == 24 * len(last)
+    first = served[served["horizon"] == 1].set_index("region")
+    assert first.loc[last.index, "forecast_mw"].to_numpy() == pytest.approx(
+        last["gru"].to_numpy(), rel=1e-5
+    )
