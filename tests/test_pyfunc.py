@@ -93,7 +93,7 @@ def test_bad_readings_through_the_model_get_the_forecasters_message(logged, stor
     recent = readings().groupby("region").tail(400)
     with pytest.raises(MlflowException, match=r"'ZZZ': the model was trained on"):
         model.predict(recent.assign(region="ZZZ"))
-    with pytest.raises(MlflowException, match=r"load_mw"):
+    with pytest.raises(MlflowException, match=r"missing inputs.*load_mw"):
         model.predict(recent.drop(columns="load_mw"))
     with pytest.raises(MlflowException, match=r"does not exist|not found|RESOURCE_DOES_NOT"):
         mlflow.pyfunc.load_model("runs:/0123456789abcdef/model")
