@@ -200,9 +200,20 @@ def log_to_mlflow(
             tracking.mlflow.log_params({"model": name, "kind": "baseline"})
             tracking.log_dataset(windows)
             tracking.mlflow.log_metrics(test_metrics(name, mean, per_region))
-    for cell, run_id in run_ids.items():
-        if "_seed" not in cell and run_id:
-            registry.register_challenger(cell, run_id)
+    versions = []
+    try:
+        for cell, run_id in run_ids.items():
+            if "_seed" in cell or not run_id:
+                continue
+            if not tracking.run_exists(run_id):  # trained against another store
+                log.warning(
+                    "%s: its run %s is not in this MLflow store: not registered", cell, run_id
+                )
+                continue
+            versions.append(registry.register_challenger(cell, run_id))
+    except PipelineError:
+        registry.withdraw(versions)  # all of this evaluate's versions, or none
+        raise
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ the network weights of each seed (their forecasts are averaged), the architectur
 spec, the feature list and per-region scalers of the windows it was trained on, and the cleaning
 and calendar recipe. With this package's code bundled beside it (`code_paths`),
 `mlflow.pyfunc.load_model(uri).predict(readings)` needs neither a checkout nor the window
-artefacts, and forecasts a window exactly as `evaluate` does.
+artefacts, and forecasts a window as `evaluate` does (in float32: a model trained with
+`train.precision: bf16` is evaluated under bf16 autocast, and differs from it by that rounding).
 
 A region the model was not trained on is refused: its scaler is fitted on that region's training
 hours, and the network has never seen its level, so a forecast would be a guess.
@@ -134,7 +135,10 @@ def check_readings(frame: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise PipelineError(f"readings: missing column(s) {missing}; expected {READINGS}")
     frame = frame[READINGS].copy()
-    stamps = pd.to_datetime(frame["timestamp"], errors="coerce")
+    try:
+        stamps = pd.to_datetime(frame["timestamp"], errors="coerce")
+    except ValueError:  # offsets that differ (a daylight-saving change): read them as UTC
+        stamps = pd.to_datetime(frame["timestamp"], errors="coerce", utc=True)
     if stamps.isna().any():
         row = int(np.flatnonzero(stamps.isna())[0])
         raise PipelineError(
@@ -220,20 +224,20 @@ def load(path: Path, device: torch.device) -> Forecasts:
 
 
 def recent_readings(windows: Windows, hours: int) -> pd.DataFrame:
-    """Real readings to show the model's input with: the last `hours` consecutive hours of the
-    first region's validation part (else its training part), in MW, from the windows."""
+    """Real readings to show the model's input with: the `hours` hours before the first
+    region's last validation label (else its last training label), in MW, from the windows.
+    Every label has at least that many consecutive hours before it."""
     index = windows.index.sort_values("label_row")
     region = index["region"].iloc[0]
-    for split in ("val", "train"):
-        rows = index[(index["region"] == region) & (index["split"] == split)].tail(hours)
-        stamps = pd.DatetimeIndex(rows["label_time"])
-        if len(rows) == hours and (np.diff(stamps) == HOUR).all():
-            loads = windows.series[rows["label_row"].to_numpy(), LOAD_COLUMN]
-            return pd.DataFrame(
-                {
-                    "region": region,
-                    "timestamp": stamps,
-                    "load_mw": windows.unscale_load(loads, np.full(hours, region)),
-                }
-            )
-    raise PipelineError(f"region {region!r}: no {hours} consecutive hours to show the model with")
+    own = index[(index["region"] == region) & index["split"].isin(("train", "val"))]
+    last = own.iloc[-1]
+    rows = np.arange(last["label_row"] - hours, last["label_row"])
+    return pd.DataFrame(
+        {
+            "region": region,
+            "timestamp": pd.date_range(end=last["label_time"] - HOUR, periods=hours, freq="h"),
+            "load_mw": windows.unscale_load(
+                windows.series[rows, LOAD_COLUMN], np.full(hours, region)
+            ),
+        }
+    )

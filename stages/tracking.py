@@ -102,7 +102,7 @@ def start_run(
     resume `resume_run_id` if the store has it."""
     cwd = Path.cwd()
     exp_id = experiment_id(user_repo_root(cwd))
-    if resume_run_id and _run_exists(resume_run_id):
+    if resume_run_id and run_exists(resume_run_id):
         return mlflow.start_run(run_id=resume_run_id)
     return mlflow.start_run(
         experiment_id=exp_id, run_name=run_name, tags=run_tags(cwd), nested=nested
@@ -132,7 +132,7 @@ def log_dataset(path: Path) -> None:
     mlflow.log_input(dataset, context="training")
 
 
-def _run_exists(run_id: str) -> bool:
+def run_exists(run_id: str) -> bool:
     try:
         MlflowClient().get_run(run_id)
     except mlflow.exceptions.MlflowException:

@@ -75,7 +75,7 @@ def test_the_model_has_a_signature_and_an_input_example(logged):
     inputs = [c["name"] for c in info.signature.inputs.to_dict()]
     assert inputs == ["region", "timestamp", "load_mw"]
     outputs = [c["name"] for c in info.signature.outputs.to_dict()]
-    assert outputs == ["region", "timestamp", "forecast_mw", "model"]
+    assert outputs == ["region", "timestamp", "horizon", "forecast_mw", "model"]
     assert info.saved_input_example_info is not None
 
 
