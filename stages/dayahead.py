@@ -66,12 +66,17 @@ def recursive(
     return torch.stack(forecasts, dim=1).cpu().numpy()
 
 
-def baseline_forecasts(windows: Windows, origins: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Scaled (origins, 24) forecasts of the baselines that need no recursion."""
+def baseline_forecasts(
+    windows: Windows, origins: pd.DataFrame, names: Sequence[str] = tuple(BASELINE_LAGS)
+) -> dict[str, np.ndarray]:
+    """Scaled (origins, 24) forecasts of the baselines among `names` that need no recursion
+    and read no further back than the windows' history (which never crosses a gap)."""
     rows = origins["label_row"].to_numpy()[:, None] + np.arange(HOURS)
     loads = windows.series[:, LOAD_COLUMN]
     out = {}
     for name, lag in BASELINE_LAGS.items():
+        if name not in names or (lag or 1) > windows.spec.history:
+            continue
         source = np.repeat(rows[:, :1] - 1, HOURS, axis=1) if lag is None else rows - lag
         out[name] = loads[source]
     return out
@@ -114,3 +119,44 @@ def score(windows: Windows, origins: pd.DataFrame, scaled: dict[str, np.ndarray]
             },
         }
     return report
+
+
+def day_ahead(
+    cells: dict[str, list[tuple[int, RNNForecaster]]],
+    windows: Windows,
+    test: pd.DataFrame,
+    series: torch.Tensor,
+    precision: str = "fp32",
+    baselines: Sequence[str] = tuple(BASELINE_LAGS),
+) -> dict:
+    """The day-ahead table: each cell's seeds (their mean and spread) and averaged forecast,
+    and the baselines, scored by horizon over every test-period midnight ({} without one)."""
+    origins = midnight_origins(windows, test)
+    if origins.empty:
+        return {}
+    rows = torch.tensor(origins["label_row"].to_numpy(), device=series.device)
+    scaled, seed_columns = {}, {}
+    for cell, models in cells.items():
+        seed_columns[cell] = [f"{cell}_seed{seed}" for seed, _ in models]
+        for column, (_, model) in zip(seed_columns[cell], models, strict=True):
+            scaled[column] = recursive([model], series, rows, windows, precision)
+        scaled[cell] = recursive([m for _, m in models], series, rows, windows, precision)
+    day_baselines = baseline_forecasts(windows, origins, baselines)
+    scaled |= day_baselines
+    scores = score(windows, origins, scaled)
+    models = {}
+    for cell, columns in seed_columns.items():
+        curves = np.array([scores[c]["smape_by_horizon"] for c in columns])
+        days = curves.mean(axis=1)
+        models[cell] = {
+            "smape_by_horizon": curves.mean(axis=0).tolist(),
+            "smape_day": float(days.mean()),
+            "smape_day_std": float(days.std(ddof=1)) if len(days) > 1 else 0.0,
+        }
+    return {
+        "origins": len(origins),
+        "models": models,
+        "ensembles": {cell: scores[cell] for cell in cells},
+        "baselines": {name: scores[name] for name in day_baselines},
+        "seeds": {c: scores[c] for columns in seed_columns.values() for c in columns},
+    }
