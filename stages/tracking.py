@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import os
 import subprocess
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -127,7 +128,9 @@ def log_dataset(path: Path) -> None:
     from mlflow.data.dataset_source_registry import resolve_dataset_source
     from mlflow.data.meta_dataset import MetaDataset
 
-    source = resolve_dataset_source(path.as_posix())
+    with warnings.catch_warnings():  # a relative path could also be a source of other kinds
+        warnings.simplefilter("ignore", UserWarning)
+        source = resolve_dataset_source(path.as_posix())
     dataset = MetaDataset(source, name=path.name, digest=dvc_hash(path))
     mlflow.log_input(dataset, context="training")
 
