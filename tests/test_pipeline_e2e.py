@@ -16,6 +16,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from tests.tiny_project import REGIONS, REPO, SEEDS, dvc, make_project, mlflow_server, run
@@ -45,7 +46,8 @@ def test_repro_builds_every_output(repo):
     assert sorted(p.name for p in (repo / "data/raw").iterdir()) == [
         f"{r}_hourly.csv" for r in REGIONS
     ]
-    assert sorted(p.name for p in (repo / "data/plots").iterdir()) == [f"{r}.png" for r in REGIONS]
+    plots = sorted(p.name for p in (repo / "data/plots").iterdir())
+    assert plots == sorted([*(f"{r}.png" for r in REGIONS), "dayahead.png"])
     assert len(list((repo / "data/plot_data").glob("*.csv"))) == len(REGIONS)
     # What the pipeline leaves for git holds figures only: loads stay in DVC's cache.
     for_git = run(repo, "git", "status", "--porcelain", "--untracked-files=all").split("\n")
@@ -61,6 +63,7 @@ def test_repro_builds_every_output(repo):
         "evaluate",
         "evaluate_detail",
         "evaluate_regions",
+        "dayahead",
     }
     assert set(metrics["data_quality"]) == set(REGIONS)
     assert metrics["windows"]["total"]["val"] > 0
@@ -316,7 +319,11 @@ def test_the_forecast_command_and_the_model_server_agree_with_evaluate(repo, sto
             ["Datetime", f"{region}_MW"]
         ].sample(frac=1.0, random_state=0).to_csv(path, index=False)
         files.append(str(path))
-    for model in ("data/models/gru.pt", "models:/pjm-load-gru@challenger"):
+    # The workspace's models: promote the version registered from them to champion.
+    run_id = torch.load(repo / "data/models/gru.pt", weights_only=True)["mlflow_run_id"]
+    (version,) = store.search_model_versions(f"name = 'pjm-load-gru' and tags.run_id = '{run_id}'")
+    store.set_registered_model_alias("pjm-load-gru", "champion", version.version)
+    for model in ("data/models/gru.pt", "models:/pjm-load-gru@champion"):
         output = tmp_path / "forecast.csv"
         run(repo, sys.executable, "-m", "stages.forecast", model, *files, "--output", str(output))
         got = pd.read_csv(output, parse_dates=["timestamp"]).set_index("region")
@@ -335,7 +342,7 @@ def test_the_forecast_command_and_the_model_server_agree_with_evaluate(repo, sto
         "params": {"hours": 24},
     }
     env = {"MLFLOW_TRACKING_URI": f"sqlite:///{repo / 'mlflow.db'}"}
-    serve = ["models", "serve", "-m", "models:/pjm-load-gru@challenger", "--env-manager", "local"]
+    serve = ["models", "serve", "-m", "models:/pjm-load-gru@champion", "--env-manager", "local"]
     with mlflow_server(serve, tmp_path / "serve.log", env=env) as uri:
         request = urllib.request.Request(
             f"{uri}/invocations",

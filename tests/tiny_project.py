@@ -107,6 +107,7 @@ def mlflow_server(
     command = [sys.executable, "-m", "mlflow", *arguments, "--host", "127.0.0.1"]
     command += ["--port", str(port), "--workers", "1"]
     env = os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true"} | (env or {})
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # its uvicorn
     with log_path.open("w") as log:
         server = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
