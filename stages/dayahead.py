@@ -5,23 +5,25 @@ recursively: each hour's forecast becomes the next hour's last load, while the c
 hours ahead is known and the lag channels read real readings wherever they reach back past the
 origin (the load a day and a week earlier, at every horizon of a day). A cell is scored per seed
 (each feeding back its own forecasts) and as the seeds' averaged forecast (feeding back the
-average). The baselines that make sense a day ahead need no recursion: the last reading before
-midnight (persistence), and the same hour a day and a week earlier.
+average). The baselines are fed back the same way: the fitted ones (linear, gradient boosting)
+read their own forecasts as their recent lags, while persistence repeats the last reading before
+midnight and the same hour a day or a week earlier is always a real reading.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 import pandas as pd
 import torch
 
+from stages.baselines import Predictor
 from stages.batches import LOAD_COLUMN, Windows, gather
 from stages.model import RNNForecaster, autocast
 
 HOURS = 24
-BASELINE_LAGS = {"persistence": None, "same_hour_yesterday": 24, "same_hour_last_week": 168}
 
 
 def midnight_origins(windows: Windows, test: pd.DataFrame) -> pd.DataFrame:
@@ -40,6 +42,25 @@ def midnight_origins(windows: Windows, test: pd.DataFrame) -> pd.DataFrame:
     return test[whole_day & midnight]
 
 
+def feed_back(step: Callable, series, origins, history: int) -> np.ndarray:
+    """Scaled forecasts (origins, 24) of the hours from each origin on. Each origin gets its own
+    copy of the hours from `history` before it to 24 after; each hour's forecast, `step(copy,
+    rows)`, is written into the copy as that hour's load before the next hour is forecast. The
+    series is a NumPy array or a tensor on the models' device."""
+    on_device = isinstance(series, torch.Tensor)
+    arange = partial(torch.arange, device=series.device) if on_device else np.arange
+    local = series[origins[:, None] + arange(-history, HOURS)].reshape(-1, series.shape[1])
+    starts = arange(len(origins)) * (history + HOURS) + history
+    forecasts = []
+    for hour in range(HOURS):
+        forecast = step(local, starts + hour)
+        local[starts + hour, LOAD_COLUMN] = forecast
+        forecasts.append(forecast)
+    if on_device:
+        return torch.stack(forecasts, dim=1).cpu().numpy()
+    return np.stack(forecasts, axis=1).astype(np.float32)
+
+
 @torch.inference_mode()
 def recursive(
     models: Sequence[RNNForecaster],
@@ -48,38 +69,31 @@ def recursive(
     windows: Windows,
     precision: str = "fp32",
 ) -> np.ndarray:
-    """Scaled forecasts (origins, 24) of the hours from each origin on, fed back one by one;
-    with several models, their average is the forecast fed back."""
-    spec = windows.spec
-    history = spec.history
-    span = torch.arange(-history, HOURS, device=series.device)
-    local = series[origins[:, None] + span].reshape(-1, series.shape[1])  # each origin's own copy
-    starts = torch.arange(len(origins), device=series.device) * (history + HOURS) + history
-    forecasts = []
-    for hour in range(HOURS):
-        inputs = gather(local, starts + hour, spec)[0]
-        with autocast(series.device, precision):
-            outputs = torch.stack([m.next_hour(inputs).float() for m in models])
-        forecast = outputs.mean(dim=0)
-        local[starts + hour, LOAD_COLUMN] = forecast
-        forecasts.append(forecast)
-    return torch.stack(forecasts, dim=1).cpu().numpy()
+    """Scaled day-ahead forecasts of a model, or of several fed back their average."""
+
+    def step(local: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        inputs = gather(local, rows, windows.spec)[0]
+        with autocast(local.device, precision):
+            return torch.stack([m.next_hour(inputs).float() for m in models]).mean(dim=0)
+
+    return feed_back(step, series, origins, windows.spec.history)
 
 
-def baseline_forecasts(
-    windows: Windows, origins: pd.DataFrame, names: Sequence[str] = tuple(BASELINE_LAGS)
+def baseline_days(
+    predictors: dict[str, Predictor], windows: Windows, origins: pd.DataFrame
 ) -> dict[str, np.ndarray]:
-    """Scaled (origins, 24) forecasts of the baselines among `names` that need no recursion
-    and read no further back than the windows' history (which never crosses a gap)."""
-    rows = origins["label_row"].to_numpy()[:, None] + np.arange(HOURS)
-    loads = windows.series[:, LOAD_COLUMN]
-    out = {}
-    for name, lag in BASELINE_LAGS.items():
-        if name not in names or (lag or 1) > windows.spec.history:
-            continue
-        source = np.repeat(rows[:, :1] - 1, HOURS, axis=1) if lag is None else rows - lag
-        out[name] = loads[source]
-    return out
+    """Scaled day-ahead forecasts of the baselines, fed back like the models'. A repeat of a
+    day or a week back reads only real readings; persistence repeats the last one."""
+    rows, regions = origins["label_row"].to_numpy(), origins["region"].to_numpy()
+    return {
+        name: feed_back(
+            lambda local, at, p=predict: p(local, at, regions),
+            windows.series,
+            rows,
+            windows.spec.history,
+        )
+        for name, predict in predictors.items()
+    }
 
 
 def smape_table(actual: np.ndarray, forecast: np.ndarray) -> np.ndarray:
@@ -127,7 +141,7 @@ def day_ahead(
     test: pd.DataFrame,
     series: torch.Tensor,
     precision: str = "fp32",
-    baselines: Sequence[str] = tuple(BASELINE_LAGS),
+    baselines: dict[str, Predictor] | None = None,
 ) -> dict:
     """The day-ahead table: each cell's seeds (their mean and spread) and averaged forecast,
     and the baselines, scored by horizon over every test-period midnight ({} without one)."""
@@ -141,7 +155,7 @@ def day_ahead(
         for column, (_, model) in zip(seed_columns[cell], models, strict=True):
             scaled[column] = recursive([model], series, rows, windows, precision)
         scaled[cell] = recursive([m for _, m in models], series, rows, windows, precision)
-    day_baselines = baseline_forecasts(windows, origins, baselines)
+    day_baselines = baseline_days(baselines or {}, windows, origins)
     scaled |= day_baselines
     scores = score(windows, origins, scaled)
     models = {}

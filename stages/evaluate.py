@@ -25,7 +25,7 @@ import torch
 from matplotlib.figure import Figure  # no pyplot: files only, no display needed
 
 from stages import dayahead
-from stages.baselines import baseline_forecasts
+from stages.baselines import fit_baselines, one_hour
 from stages.batches import InputSpec, Windows, load_windows
 from stages.errors import PipelineError, run_stage
 from stages.files import atomic_path, write_json
@@ -152,15 +152,14 @@ def main() -> None:
             run_ids[column] = run_id
         scaled[cell] = np.mean([scaled[c] for c in seed_columns[cell]], axis=0)
     model_seconds = time.perf_counter() - started
-    baselines = baseline_forecasts(windows, test, params.evaluate.baselines, params.seeds[0])
+    predictors = fit_baselines(windows, params.evaluate.baselines, params.seeds[0])
+    baselines = one_hour(predictors, windows, test)
     predictions = predictions_frame(windows, test, scaled | baselines)
     mean, per_region = score(predictions, [*scaled, *baselines])
     report = summarise(mean, seed_columns, list(baselines))
     region_report = {r: summarise(s, seed_columns, list(baselines)) for r, s in per_region.items()}
     started = time.perf_counter()
-    day = dayahead.day_ahead(
-        cells, windows, test, series, params.train.precision, params.evaluate.baselines
-    )
+    day = dayahead.day_ahead(cells, windows, test, series, params.train.precision, predictors)
     day_seconds = time.perf_counter() - started
 
     with atomic_path(args.predictions) as tmp:

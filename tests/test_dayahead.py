@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from stages import dayahead
+from stages.baselines import fit_baselines, one_hour
 from stages.batches import LOAD_COLUMN
 from stages.model import predict
 from tests.test_forecaster import readings, tiny_forecaster
@@ -50,14 +51,33 @@ def test_the_first_hour_is_the_one_hour_forecast_and_the_rest_the_forecasters(se
         np.testing.assert_allclose(low + day * (high - low), expected["forecast_mw"], rtol=1e-5)
 
 
-def test_baselines_repeat_the_hours_they_name(setup) -> None:
+def test_repeat_baselines_read_the_hours_they_name(setup) -> None:
     windows, _, _, origins, _ = setup
-    out = dayahead.baseline_forecasts(windows, origins)
+    names = ("persistence", "same_hour_yesterday", "same_hour_last_week")
+    out = dayahead.baseline_days(fit_baselines(windows, names, seed=0), windows, origins)
     loads = windows.series[:, LOAD_COLUMN]
     row = origins["label_row"].iloc[0]
     assert (out["persistence"][0] == loads[row - 1]).all()
     assert out["same_hour_yesterday"][0].tolist() == loads[row - 24 : row].tolist()
     assert out["same_hour_last_week"][0].tolist() == loads[row - 168 : row - 144].tolist()
+
+
+def test_fitted_baselines_read_their_own_forecasts_as_recent_loads(setup) -> None:
+    windows, _, _, origins, _ = setup
+    predictors = fit_baselines(windows, ("linear", "gradient_boosting"), seed=0)
+    days = dayahead.baseline_days(predictors, windows, origins)
+    one_hour_ahead = one_hour(predictors, windows, origins)
+    first = origins.iloc[:1]
+    for name, baseline in predictors.items():
+        np.testing.assert_allclose(days[name][:, 0], one_hour_ahead[name], rtol=1e-6)
+        # The second hour, by hand: the first hour's forecast written in as its load.
+        fed = windows.series.copy()
+        row = first["label_row"].to_numpy()
+        fed[row, LOAD_COLUMN] = days[name][0, 0]
+        second = baseline(fed, row + 1, first["region"].to_numpy())
+        np.testing.assert_allclose(days[name][0, 1], second[0], rtol=1e-6)
+        from_real = baseline(windows.series, row + 1, first["region"].to_numpy())
+        assert days[name][0, 1] != from_real[0]  # not the one-hour forecast
 
 
 def test_scores_by_horizon_are_the_mean_of_the_regions(setup) -> None:
