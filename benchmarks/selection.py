@@ -23,7 +23,7 @@ import yaml
 
 from benchmarks.study_reference import apply_overrides
 from benchmarks.training import report_header
-from stages.baselines import baseline_forecasts
+from stages.baselines import fit_baselines, one_hour
 from stages.features import add_time_features
 from stages.files import write_json
 from stages.ingest import ingest
@@ -126,7 +126,7 @@ def run_variant(table, cell: str, overrides: str, device: torch.device) -> dict:
     started = time.perf_counter()
     model_smape = validation_scores(model, windows, device, params)["val_smape"]  # as train does
     val_seconds = time.perf_counter() - started
-    persistence = baseline_forecasts(windows, val, ("persistence",), params.seeds[0])
+    persistence = one_hour(fit_baselines(windows, ("persistence",), params.seeds[0]), windows, val)
     mean, _ = score(predictions_frame(windows, val, persistence), ["persistence"])
     return {
         "cell": cell,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -25,66 +26,75 @@ REPEATS = {"persistence": 1, "same_hour_yesterday": 24, "same_hour_last_week": 1
 GBM_LAGS = (*range(1, 49), 168)
 
 
+# A baseline, fitted or not: (scaled series, label rows, their regions) -> scaled loads at those
+# rows, read only from the hours before each. Day-ahead feeds its forecasts back through it.
+Predictor = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
 def lagged_loads(series: np.ndarray, rows: np.ndarray, lags: tuple[int, ...]) -> np.ndarray:
     """(windows, lags) scaled loads `lag` hours before each label row."""
     return series[rows[:, None] - np.asarray(lags), LOAD_COLUMN]
 
 
-def gbm_inputs(windows: Windows, split: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Lagged loads, the forecast hour's calendar and a region code; and the change to forecast."""
-    rows = split["label_row"].to_numpy()
-    lags = tuple(lag for lag in GBM_LAGS if lag <= windows.spec.history)
-    region = pd.Categorical(split["region"], categories=sorted(windows.scalers)).codes
-    inputs = np.column_stack(
-        [
-            lagged_loads(windows.series, rows, lags),
-            windows.series[rows, LOAD_COLUMN + 1 :],
-            region.astype(np.float32),
-        ]
+def repeat(lag: int) -> Predictor:
+    """The reading `lag` hours before each label."""
+    return lambda series, rows, regions: series[rows - lag, LOAD_COLUMN]
+
+
+def fit_linear(windows: Windows) -> Predictor:
+    """Least squares on the lookback window's loads, all regions together."""
+    lags = tuple(range(1, windows.spec.lookback + 1))
+    rows = windows.split("train")["label_row"].to_numpy()
+    model = LinearRegression().fit(
+        lagged_loads(windows.series, rows, lags), windows.series[rows, LOAD_COLUMN]
     )
-    return inputs, windows.series[rows, LOAD_COLUMN] - windows.series[rows - 1, LOAD_COLUMN]
+    return lambda series, rows, regions: model.predict(lagged_loads(series, rows, lags))
 
 
-def fitted_baseline(name: str, windows: Windows, test: pd.DataFrame, seed: int) -> np.ndarray:
-    """Scaled test forecasts of a baseline fitted on the training windows of all regions."""
-    train, val = windows.split("train"), windows.split("val")
-    if name == "linear":
-        lags = tuple(range(1, windows.spec.lookback + 1))
-        model = LinearRegression().fit(
-            lagged_loads(windows.series, train["label_row"].to_numpy(), lags),
-            windows.series[train["label_row"], LOAD_COLUMN],
-        )
-        return model.predict(lagged_loads(windows.series, test["label_row"].to_numpy(), lags))
-    x_train, y_train = gbm_inputs(windows, train)
-    region_column = x_train.shape[1] - 1
+def fit_gradient_boosting(windows: Windows, seed: int) -> Predictor:
+    """Gradient boosting of the change from the last hour, on lags 1-48 and 168 (those within
+    the windows' history), the forecast hour's calendar and a region code."""
+    lags = tuple(lag for lag in GBM_LAGS if lag <= windows.spec.history)
+    categories = sorted(windows.scalers)
+
+    def inputs(series: np.ndarray, rows: np.ndarray, regions: np.ndarray) -> np.ndarray:
+        codes = pd.Categorical(regions, categories=categories).codes.astype(np.float32)
+        calendar = series[rows, LOAD_COLUMN + 1 :]
+        return np.column_stack([lagged_loads(series, rows, lags), calendar, codes])
+
+    def fit_data(split: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        rows, series = split["label_row"].to_numpy(), windows.series
+        change = series[rows, LOAD_COLUMN] - series[rows - 1, LOAD_COLUMN]
+        return inputs(series, rows, split["region"].to_numpy()), change
+
+    x_train, y_train = fit_data(windows.split("train"))
+    val = windows.split("val")
     model = HistGradientBoostingRegressor(
         max_iter=1000,
         learning_rate=0.1,
         max_leaf_nodes=63,
-        categorical_features=[region_column],
+        categorical_features=[x_train.shape[1] - 1],
         early_stopping=True,
         validation_fraction=None if len(val) else 0.1,
         n_iter_no_change=20,
         random_state=seed,
     )
     if len(val):
-        x_val, y_val = gbm_inputs(windows, val)
+        x_val, y_val = fit_data(val)
         model.fit(x_train, y_train, X_val=x_val, y_val=y_val)
     else:
         model.fit(x_train, y_train)
     log.info("gradient boosting: %d trees", model.n_iter_)
-    x_test, _ = gbm_inputs(windows, test)
-    rows = test["label_row"].to_numpy()
-    return windows.series[rows - 1, LOAD_COLUMN] + model.predict(x_test)
+    return lambda series, rows, regions: (
+        series[rows - 1, LOAD_COLUMN] + model.predict(inputs(series, rows, regions))
+    )
 
 
-def baseline_forecasts(
-    windows: Windows, test: pd.DataFrame, names: tuple[str, ...], seed: int
-) -> dict[str, np.ndarray]:
-    """Scaled baseline forecasts. A repeat baseline needs its reading within the windows'
-    history; one that reaches further is skipped with a warning."""
-    rows = test["label_row"].to_numpy()
-    forecasts = {}
+def fit_baselines(windows: Windows, names: tuple[str, ...], seed: int) -> dict[str, Predictor]:
+    """The baselines among `names`, fitted on the training windows of all regions (stopping on
+    the validation windows). A repeat needs its reading within the windows' history; one that
+    reaches further is skipped with a warning."""
+    predictors = {}
     for name in names:
         started = time.perf_counter()
         if name in REPEATS:
@@ -96,8 +106,18 @@ def baseline_forecasts(
                     windows.spec.history,
                 )
                 continue
-            forecasts[name] = windows.series[rows - REPEATS[name], LOAD_COLUMN]
+            predictors[name] = repeat(REPEATS[name])
+        elif name == "linear":
+            predictors[name] = fit_linear(windows)
         else:
-            forecasts[name] = fitted_baseline(name, windows, test, seed)
+            predictors[name] = fit_gradient_boosting(windows, seed)
         log.info("%s baseline: %.1f s", name, time.perf_counter() - started)
-    return forecasts
+    return predictors
+
+
+def one_hour(
+    predictors: dict[str, Predictor], windows: Windows, split: pd.DataFrame
+) -> dict[str, np.ndarray]:
+    """Each baseline's scaled forecasts of the split's labels."""
+    rows, regions = split["label_row"].to_numpy(), split["region"].to_numpy()
+    return {name: p(windows.series, rows, regions) for name, p in predictors.items()}

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -78,8 +79,21 @@ def join(device_name: str) -> tuple[Group, torch.device]:
     if device.type == "cuda":
         device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
         torch.cuda.set_device(device)
-    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    # The others wait for the leader's validation and MLflow uploads between seeds.
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    dist.init_process_group(backend, timeout=timedelta(hours=1))
     return Group(dist.get_rank(), dist.get_world_size()), device
+
+
+def leaders(value: float, group: Group) -> float:
+    """Rank 0's `value` in every process (itself when alone)."""
+    if group.size == 1:
+        return value
+    shared = torch.tensor([value], dtype=torch.float64)
+    if dist.get_backend() == "nccl":
+        shared = shared.cuda()
+    dist.broadcast(shared, src=0)
+    return shared.item()
 
 
 def leave() -> None:

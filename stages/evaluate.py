@@ -24,7 +24,8 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure  # no pyplot: files only, no display needed
 
-from stages.baselines import baseline_forecasts
+from stages import dayahead
+from stages.baselines import fit_baselines, one_hour
 from stages.batches import InputSpec, Windows, load_windows
 from stages.errors import PipelineError, run_stage
 from stages.files import atomic_path, write_json
@@ -120,6 +121,7 @@ def main() -> None:
     parser.add_argument(
         "--plot-images", type=Path, required=True, help="output dir: PNG per region"
     )
+    parser.add_argument("--dayahead", type=Path, required=True, help="output JSON: day ahead")
     args = parser.parse_args()
     params = load_params()
     device = select_device(params.train.device)
@@ -131,9 +133,10 @@ def main() -> None:
     started = time.perf_counter()
     series = torch.from_numpy(windows.series).to(device)
     rows = torch.tensor(test["label_row"].to_numpy(), device=device)
-    scaled, seed_columns, run_ids = {}, {}, {}
+    scaled, seed_columns, run_ids, cells = {}, {}, {}, {}
     for path in args.models:
         cell, models, run_ids[cell] = load_models(path, windows, device)
+        cells[cell] = [(seed, model) for seed, model, _ in models]
         seed_columns[cell] = []
         for seed, model, run_id in models:
             column = f"{cell}_seed{seed}"
@@ -149,16 +152,21 @@ def main() -> None:
             run_ids[column] = run_id
         scaled[cell] = np.mean([scaled[c] for c in seed_columns[cell]], axis=0)
     model_seconds = time.perf_counter() - started
-    baselines = baseline_forecasts(windows, test, params.evaluate.baselines, params.seeds[0])
+    predictors = fit_baselines(windows, params.evaluate.baselines, params.seeds[0])
+    baselines = one_hour(predictors, windows, test)
     predictions = predictions_frame(windows, test, scaled | baselines)
     mean, per_region = score(predictions, [*scaled, *baselines])
     report = summarise(mean, seed_columns, list(baselines))
     region_report = {r: summarise(s, seed_columns, list(baselines)) for r, s in per_region.items()}
+    started = time.perf_counter()
+    day = dayahead.day_ahead(cells, windows, test, series, params.train.precision, predictors)
+    day_seconds = time.perf_counter() - started
 
     with atomic_path(args.predictions) as tmp:
         predictions.to_parquet(tmp, index=False)
-    write_json(args.metrics, headline(report, len(test)))
+    write_json(args.metrics, headline(report, len(test)) | day_ahead_headline(day))
     write_json(args.detail, {**report, "model_seconds": round(model_seconds, 3)})
+    write_json(args.dayahead, {**day, "seconds": round(day_seconds, 3)})
     write_json(args.regions, region_report)
     cells = list(seed_columns)
     tail = predictions.groupby("region", sort=False).tail(params.evaluate.plot_hours)
@@ -168,10 +176,46 @@ def main() -> None:
         for region, frame in tail.groupby("region", sort=False):
             frame[["label_time", "actual", *cells]].to_csv(data_dir / f"{region}.csv", index=False)
             plot_region(frame, cells, region, image_dir / f"{region}.png")
+        if day:
+            plot_by_horizon(day, image_dir / "dayahead.png")
     for cell in cells:
         log.info("%s: test sMAPE %s", cell, report["models"][cell]["smape"])
     log.info("baselines: %s", {b: v["smape"] for b, v in report["baselines"].items()})
-    log_to_mlflow(run_ids, mean, per_region, list(baselines), args.windows, args.plot_images)
+    log_to_mlflow(run_ids, mean, per_region, day, list(baselines), args.windows, args.plot_images)
+
+
+def day_ahead_headline(day: dict) -> dict:
+    """Each predictor's day-ahead sMAPE (mean over the 24 horizons and the regions)."""
+    if not day:
+        return {}
+    return {
+        "dayahead_smape": {
+            **{cell: scores["smape_day"] for cell, scores in day["models"].items()},
+            **{f"{cell}_ensemble": s["smape_day"] for cell, s in day["ensembles"].items()},
+            **{name: scores["smape_day"] for name, scores in day["baselines"].items()},
+        }
+    }
+
+
+def plot_by_horizon(day: dict, path: Path) -> None:
+    """sMAPE against the hour ahead, every day-ahead predictor."""
+    fig = Figure(figsize=(9, 5))
+    ax = fig.subplots()
+    hours = np.arange(1, 25)
+    for group, suffix in (("models", " (mean of seeds)"), ("ensembles", " (averaged)")):
+        for name, scores in day[group].items():
+            ax.plot(hours, scores["smape_by_horizon"], marker=".", label=name + suffix)
+    for name, scores in day["baselines"].items():
+        ax.plot(hours, scores["smape_by_horizon"], linestyle="--", label=name)
+    ax.set(
+        title=f"Day ahead from each test midnight ({day['origins']} days x regions)",
+        xlabel="hour ahead",
+        ylabel="sMAPE (%), mean over regions",
+        yscale="log",
+    )
+    ax.legend(loc="upper left", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
 
 
 def test_metrics(column: str, mean: dict, per_region: dict) -> dict[str, float]:
@@ -183,16 +227,39 @@ def test_metrics(column: str, mean: dict, per_region: dict) -> dict[str, float]:
     }
 
 
+def day_ahead_scores(day: dict, column: str) -> dict | None:
+    """A predictor's day-ahead scores: a seed's, a cell's averaged forecast's or a baseline's."""
+    for group in ("seeds", "ensembles", "baselines"):
+        if column in day.get(group, {}):
+            return day[group][column]
+    return None
+
+
 def log_to_mlflow(
-    run_ids: dict, mean: dict, per_region: dict, baselines: list[str], windows: Path, images: Path
+    run_ids: dict,
+    mean: dict,
+    per_region: dict,
+    day: dict,
+    baselines: list[str],
+    windows: Path,
+    images: Path,
 ) -> None:
     """Test figures for each model run (a cell's run holds its seeds' averaged forecast, with
     the plots), a run of each baseline, and the cells' averaged models registered."""
     from stages import registry, tracking
 
+    def log_day_ahead(column: str) -> None:
+        scores = day_ahead_scores(day, column)
+        if scores is None:
+            return
+        tracking.mlflow.log_metric("dayahead_smape", scores["smape_day"])
+        for hour, value in enumerate(scores["smape_by_horizon"], start=1):
+            tracking.mlflow.log_metric("dayahead_smape_by_hour", value, step=hour)
+
     for column, run_id in run_ids.items():
         with tracking.start_run(run_name=column, resume_run_id=run_id):
             tracking.mlflow.log_metrics(test_metrics(column, mean, per_region))
+            log_day_ahead(column)
             if "_seed" not in column:
                 tracking.mlflow.log_artifacts(str(images), artifact_path="plots")
     for name in baselines:
@@ -200,9 +267,21 @@ def log_to_mlflow(
             tracking.mlflow.log_params({"model": name, "kind": "baseline"})
             tracking.log_dataset(windows)
             tracking.mlflow.log_metrics(test_metrics(name, mean, per_region))
-    for cell, run_id in run_ids.items():
-        if "_seed" not in cell and run_id:
-            registry.register_challenger(cell, run_id)
+            log_day_ahead(name)
+    versions = []
+    try:
+        for cell, run_id in run_ids.items():
+            if "_seed" in cell or not run_id:
+                continue
+            if not tracking.run_exists(run_id):  # trained against another store
+                log.warning(
+                    "%s: its run %s is not in this MLflow store: not registered", cell, run_id
+                )
+                continue
+            versions.append(registry.register_challenger(cell, run_id))
+    except PipelineError:
+        registry.withdraw(versions)  # all of this evaluate's versions, or none
+        raise
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ the network weights of each seed (their forecasts are averaged), the architectur
 spec, the feature list and per-region scalers of the windows it was trained on, and the cleaning
 and calendar recipe. With this package's code bundled beside it (`code_paths`),
 `mlflow.pyfunc.load_model(uri).predict(readings)` needs neither a checkout nor the window
-artefacts, and forecasts a window exactly as `evaluate` does.
+artefacts, and forecasts a window as `evaluate` does (in float32: a model trained with
+`train.precision: bf16` is evaluated under bf16 autocast, and differs from it by that rounding).
 
 A region the model was not trained on is refused: its scaler is fitted on that region's training
 hours, and the network has never seen its level, so a forecast would be a guess.
@@ -29,8 +30,9 @@ from stages.model import ModelConfig, RNNForecaster
 from stages.params import FeaturesParams, IngestParams
 
 READINGS = ["region", "timestamp", "load_mw"]
-FORECAST = ["region", "timestamp", "forecast_mw", "model"]
+FORECAST = ["region", "timestamp", "horizon", "forecast_mw", "model"]
 HOUR = pd.Timedelta(hours=1)
+MAX_HOURS = 168  # a week: beyond it, the week-old load itself would be a forecast
 LOCAL_TIME = "America/New_York"
 
 
@@ -82,10 +84,13 @@ def scale(values: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
     return (values * factor + (0.0 - low * factor)).astype(np.float32)
 
 
-def model_rows(readings: pd.Series, region: str, recipe: Recipe) -> tuple[np.ndarray, pd.Timestamp]:
-    """The scaled rows of the window that forecasts the hour after the last reading, and that
-    hour: the last `hours_needed` hours cleaned as ingest cleans them (and stored, like its
-    table, as float32), then the forecast hour (its calendar is known; its load is not read)."""
+def model_rows(
+    readings: pd.Series, region: str, recipe: Recipe, hours: int = 1
+) -> tuple[np.ndarray, pd.Timestamp]:
+    """The scaled rows that forecast the `hours` hours after the last reading, and the first of
+    them: the last `hours_needed` hours cleaned as ingest cleans them (and stored, like its
+    table, as float32), then the forecast hours (their calendar is known in advance; their
+    loads are unknown, zero here, and filled in by the forecasts as they are made)."""
     if region not in recipe.scalers:
         raise PipelineError(
             f"region {region!r}: the model was trained on {sorted(recipe.scalers)} only; "
@@ -111,15 +116,15 @@ def model_rows(readings: pd.Series, region: str, recipe: Recipe) -> tuple[np.nda
             f"{recipe.ingest.max_fill_hours} hours are not filled); give at least {needed} "
             "recent hourly readings without a longer gap"
         )
-    hours = pd.DataFrame(
+    future = pd.date_range(last + HOUR, periods=hours, freq="h")
+    frame = pd.DataFrame(
         {
-            "timestamp": [*recent.index, last + HOUR],
-            "load_mw": [*recent.to_numpy(dtype=np.float32).astype(np.float64), np.nan],
+            "timestamp": [*recent.index, *future],
+            "load_mw": [*recent.to_numpy(dtype=np.float32).astype(np.float64), *[0.0] * hours],
         }
     )
-    hours = add_time_features(hours, recipe.calendar.cyclic, recipe.calendar.holidays)
-    values = hours[recipe.features].to_numpy(np.float64)
-    values[-1, LOAD_COLUMN] = 0.0  # the forecast hour's load: unknown, never read
+    frame = add_time_features(frame, recipe.calendar.cyclic, recipe.calendar.holidays)
+    values = frame[recipe.features].to_numpy(np.float64)
     scaler = recipe.scalers[region]
     return scale(values, np.asarray(scaler["min"]), np.asarray(scaler["max"])), last + HOUR
 
@@ -130,7 +135,10 @@ def check_readings(frame: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise PipelineError(f"readings: missing column(s) {missing}; expected {READINGS}")
     frame = frame[READINGS].copy()
-    stamps = pd.to_datetime(frame["timestamp"], errors="coerce")
+    try:
+        stamps = pd.to_datetime(frame["timestamp"], errors="coerce")
+    except ValueError:  # offsets that differ (a daylight-saving change): read them as UTC
+        stamps = pd.to_datetime(frame["timestamp"], errors="coerce", utc=True)
     if stamps.isna().any():
         row = int(np.flatnonzero(stamps.isna())[0])
         raise PipelineError(
@@ -161,29 +169,46 @@ class Forecasts:
             self.models.append(model.eval())
 
     @torch.inference_mode()
-    def next_hour(self, readings: pd.DataFrame) -> pd.DataFrame:
-        """One forecast per region: the hour after its last reading, in MW."""
+    def forecast(self, readings: pd.DataFrame, hours: int = 1) -> pd.DataFrame:
+        """Each region's next `hours` hours after its latest reading, in MW. Recursive: each
+        hour's forecast is the next hour's last load; the calendar of the hours ahead is known,
+        and the lag channels read real readings wherever the lag reaches back past the latest
+        one (for the week-old load, all of a day ahead)."""
+        if not (isinstance(hours, int) and 1 <= hours <= MAX_HOURS):
+            raise PipelineError(f"hours = {hours!r}: forecast between 1 and {MAX_HOURS} hours")
         readings = check_readings(readings)
         if readings.empty:
             raise PipelineError("readings: no rows")
-        regions, windows, targets = [], [], []
+        regions, parts, firsts, starts = [], [], [], []
+        offset = 0
         for region, rows in readings.groupby("region", sort=False):
             readings_of_region = rows.set_index("timestamp")["load_mw"]
-            scaled, target = model_rows(readings_of_region, region, self.recipe)
-            series = torch.from_numpy(scaled).to(self.device)
-            last = torch.tensor([len(scaled) - 1], device=self.device)
-            windows.append(gather(series, last, self.recipe.spec)[0])
+            scaled, first = model_rows(readings_of_region, region, self.recipe, hours)
             regions.append(region)
-            targets.append(target)
-        inputs = torch.cat(windows)
-        scaled = np.mean([m.next_hour(inputs).float().cpu().numpy() for m in self.models], axis=0)
+            parts.append(scaled)
+            firsts.append(first)
+            starts.append(offset + len(scaled) - hours)
+            offset += len(scaled)
+        series = torch.from_numpy(np.concatenate(parts)).to(self.device)
+        label_rows = torch.tensor(starts, device=self.device)
+        steps = []
+        for step in range(hours):
+            inputs = gather(series, label_rows + step, self.recipe.spec)[0]
+            outputs = [m.next_hour(inputs).float().cpu().numpy() for m in self.models]
+            scaled = np.mean(outputs, axis=0)  # the seeds' average, as evaluate averages
+            series[label_rows + step, LOAD_COLUMN] = torch.from_numpy(scaled).to(self.device)
+            steps.append(scaled)
         low = np.array([self.recipe.scalers[r]["min"][LOAD_COLUMN] for r in regions])
         high = np.array([self.recipe.scalers[r]["max"][LOAD_COLUMN] for r in regions])
+        forecast_mw = (
+            low[:, None] + np.stack(steps, axis=1).astype(np.float64) * (high - low)[:, None]
+        )
         return pd.DataFrame(
             {
-                "region": regions,
-                "timestamp": targets,
-                "forecast_mw": low + scaled.astype(np.float64) * (high - low),
+                "region": np.repeat(regions, hours),
+                "timestamp": [first + k * HOUR for first in firsts for k in range(hours)],
+                "horizon": np.tile(np.arange(1, hours + 1), len(regions)),
+                "forecast_mw": forecast_mw.ravel(),
                 "model": self.recipe.name,
             }
         )
@@ -199,20 +224,20 @@ def load(path: Path, device: torch.device) -> Forecasts:
 
 
 def recent_readings(windows: Windows, hours: int) -> pd.DataFrame:
-    """Real readings to show the model's input with: the last `hours` consecutive hours of the
-    first region's validation part (else its training part), in MW, from the windows."""
+    """Real readings to show the model's input with: the `hours` hours before the first
+    region's last validation label (else its last training label), in MW, from the windows.
+    Every label has at least that many consecutive hours before it."""
     index = windows.index.sort_values("label_row")
     region = index["region"].iloc[0]
-    for split in ("val", "train"):
-        rows = index[(index["region"] == region) & (index["split"] == split)].tail(hours)
-        stamps = pd.DatetimeIndex(rows["label_time"])
-        if len(rows) == hours and (np.diff(stamps) == HOUR).all():
-            loads = windows.series[rows["label_row"].to_numpy(), LOAD_COLUMN]
-            return pd.DataFrame(
-                {
-                    "region": region,
-                    "timestamp": stamps,
-                    "load_mw": windows.unscale_load(loads, np.full(hours, region)),
-                }
-            )
-    raise PipelineError(f"region {region!r}: no {hours} consecutive hours to show the model with")
+    own = index[(index["region"] == region) & index["split"].isin(("train", "val"))]
+    last = own.iloc[-1]
+    rows = np.arange(last["label_row"] - hours, last["label_row"])
+    return pd.DataFrame(
+        {
+            "region": region,
+            "timestamp": pd.date_range(end=last["label_time"] - HOUR, periods=hours, freq="h"),
+            "load_mw": windows.unscale_load(
+                windows.series[rows, LOAD_COLUMN], np.full(hours, region)
+            ),
+        }
+    )

@@ -52,8 +52,9 @@ class LoadForecasterModel(mlflow.pyfunc.PythonModel):
     def predict(
         self, context: mlflow.pyfunc.PythonModelContext, model_input: pd.DataFrame, params=None
     ) -> pd.DataFrame:
+        """The next hour per region, or the next `hours` (a parameter: 24 for day-ahead)."""
         try:
-            return self.forecasts.next_hour(model_input)
+            return self.forecasts.forecast(model_input, (params or {}).get("hours", 1))
         except PipelineError as err:  # bad readings: the message, without our stack
             raise MlflowException(str(err), error_code=INVALID_PARAMETER_VALUE) from None
 
@@ -61,7 +62,7 @@ class LoadForecasterModel(mlflow.pyfunc.PythonModel):
 def log_model(recipe: forecaster.Recipe, states: list[dict], example: pd.DataFrame) -> ModelInfo:
     """Log the forecaster to the active run as `model`, with a signature and `example` as its
     input example (its forecast checks the model before anything is logged)."""
-    output = forecaster.Forecasts(recipe, states, torch.device("cpu")).next_hour(example)
+    output = forecaster.Forecasts(recipe, states, torch.device("cpu")).forecast(example)
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / f"{ARTIFACT}.pt"
         forecaster.save(path, recipe, states)
@@ -70,7 +71,7 @@ def log_model(recipe: forecaster.Recipe, states: list[dict], example: pd.DataFra
             python_model=LoadForecasterModel(),
             artifacts={ARTIFACT: str(path)},
             code_paths=[str(PACKAGE)],
-            signature=infer_signature(example, output),
+            signature=infer_signature(example, output, params={"hours": 1}),
             input_example=example,
             pip_requirements=requirements(),
         )

@@ -8,6 +8,8 @@ validation figures (README, "Using the models").
 
 from __future__ import annotations
 
+import logging
+
 import mlflow
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
@@ -15,7 +17,9 @@ from mlflow.exceptions import MlflowException
 
 from stages.errors import PipelineError
 
-CHALLENGER, CHAMPION = "challenger", "champion"
+log = logging.getLogger(__name__)
+
+CHALLENGER = "challenger"
 
 
 def registered_name(cell: str) -> str:
@@ -48,6 +52,17 @@ def register_challenger(cell: str, run_id: str) -> ModelVersion:
     try:
         client.set_registered_model_alias(name, CHALLENGER, version.version)
     except MlflowException as err:
-        client.delete_model_version(name, version.version)
-        raise PipelineError(f"registering {name} version {version.version}: {err.message}") from err
+        withdraw([version])
+        message = f"registering {name} version {version.version}: {err.message}"
+        raise PipelineError(message) from err
     return version
+
+
+def withdraw(versions: list[ModelVersion]) -> None:
+    """Delete versions registered by a run that then failed; report, not raise, what cannot be."""
+    client = MlflowClient()
+    for version in versions:
+        try:
+            client.delete_model_version(version.name, version.version)
+        except MlflowException as err:
+            log.error("could not delete %s version %s: %s", version.name, version.version, err)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import os
 import subprocess
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -102,7 +103,7 @@ def start_run(
     resume `resume_run_id` if the store has it."""
     cwd = Path.cwd()
     exp_id = experiment_id(user_repo_root(cwd))
-    if resume_run_id and _run_exists(resume_run_id):
+    if resume_run_id and run_exists(resume_run_id):
         return mlflow.start_run(run_id=resume_run_id)
     return mlflow.start_run(
         experiment_id=exp_id, run_name=run_name, tags=run_tags(cwd), nested=nested
@@ -127,12 +128,14 @@ def log_dataset(path: Path) -> None:
     from mlflow.data.dataset_source_registry import resolve_dataset_source
     from mlflow.data.meta_dataset import MetaDataset
 
-    source = resolve_dataset_source(path.as_posix())
+    with warnings.catch_warnings():  # a relative path could also be a source of other kinds
+        warnings.simplefilter("ignore", UserWarning)
+        source = resolve_dataset_source(path.as_posix())
     dataset = MetaDataset(source, name=path.name, digest=dvc_hash(path))
     mlflow.log_input(dataset, context="training")
 
 
-def _run_exists(run_id: str) -> bool:
+def run_exists(run_id: str) -> bool:
     try:
         MlflowClient().get_run(run_id)
     except mlflow.exceptions.MlflowException:

@@ -191,7 +191,10 @@ def train_model(
             torch.distributed.broadcast(ends, src=0)
 
     model = RNNForecaster(config).to(device)
-    net = nn.parallel.DistributedDataParallel(model) if group.size > 1 else model
+    net = model
+    if group.size > 1:
+        net = nn.parallel.DistributedDataParallel(model)  # rank 0's initial weights everywhere
+        torch.manual_seed(seed + group.rank)  # each share its own dropout masks
     optimizer = torch.optim.AdamW(
         model.parameters(),
         lr=params.lr,
@@ -241,20 +244,24 @@ def train_model(
         }
         if validate:
             started = time.perf_counter()
-            record["val_loss"] = mean_loss(model, series, sequences)
+            # Rank 0's figure everywhere, so that every process keeps and stops alike.
+            record["val_loss"] = distributed.leaders(mean_loss(model, series, sequences), group)
             record["val_seconds"] = time.perf_counter() - started
             if record["val_loss"] < best_loss:
                 best_loss, best_epoch = record["val_loss"], epoch
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        log.info("%s", record)
+        if group.leader:
+            log.info("%s", record)
         history.append(record)
         on_epoch(record)
         if params.patience and best_epoch and epoch - best_epoch >= params.patience:
-            log.info("no validation improvement for %d epochs: stopping", params.patience)
+            if group.leader:
+                log.info("no validation improvement for %d epochs: stopping", params.patience)
             break
     if best_state is not None:
         model.load_state_dict(best_state)
-        log.info("kept epoch %d (validation loss %.6g)", best_epoch, best_loss)
+        if group.leader:
+            log.info("kept epoch %d (validation loss %.6g)", best_epoch, best_loss)
     return model, history
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from stages.baselines import baseline_forecasts
+from stages.baselines import fit_baselines, one_hour
 from stages.batches import LOAD_COLUMN, InputSpec, Windows
 from stages.errors import PipelineError
 from stages.evaluate import load_models, over_seeds
@@ -28,16 +28,14 @@ def test_repeat_baselines_read_the_hour_they_name():
     test = windows.split("test")
     rows = test["label_row"].to_numpy()
     names = ("persistence", "same_hour_yesterday", "same_hour_last_week")
-    forecasts = baseline_forecasts(windows, test, names, seed=0)
+    forecasts = one_hour(fit_baselines(windows, names, seed=0), windows, test)
     for name, back in zip(names, (1, 24, 168), strict=True):
         np.testing.assert_array_equal(forecasts[name], windows.series[rows - back, LOAD_COLUMN])
 
 
 def test_a_baseline_beyond_the_windows_history_is_skipped(caplog):
     windows = windows_of(InputSpec(24))
-    forecasts = baseline_forecasts(
-        windows, windows.split("test"), ("persistence", "same_hour_last_week"), seed=0
-    )
+    forecasts = fit_baselines(windows, ("persistence", "same_hour_last_week"), seed=0)
     assert set(forecasts) == {"persistence"} and "same_hour_last_week skipped" in caplog.text
 
 
@@ -45,9 +43,8 @@ def test_fitted_baselines_beat_persistence_on_a_daily_cycle():
     windows = windows_of(InputSpec(48, lags=(168,)))
     test = windows.split("test")
     actual = windows.series[test["label_row"], LOAD_COLUMN]
-    forecasts = baseline_forecasts(
-        windows, test, ("persistence", "linear", "gradient_boosting"), seed=0
-    )
+    names = ("persistence", "linear", "gradient_boosting")
+    forecasts = one_hour(fit_baselines(windows, names, seed=0), windows, test)
     errors = {name: np.abs(f - actual).mean() for name, f in forecasts.items()}
     assert errors["linear"] < errors["persistence"] / 2
     assert errors["gradient_boosting"] < errors["persistence"] / 2

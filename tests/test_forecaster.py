@@ -11,7 +11,7 @@ import torch
 from stages.batches import Windows
 from stages.errors import PipelineError
 from stages.features import add_time_features
-from stages.forecaster import Forecasts, Recipe
+from stages.forecaster import Forecasts, Recipe, model_rows
 from stages.metrics import predictions_frame
 from stages.model import ModelConfig, RNNForecaster, predict
 from stages.params import FeaturesParams, IngestParams, WindowParams
@@ -71,7 +71,7 @@ def test_forecasts_equal_evaluate_for_the_same_windows(trained) -> None:
     history = readings()
     for _, window in expected.iterrows():
         before = history[history["timestamp"] < window["label_time"]]
-        got = forecasts.next_hour(before.sample(frac=1.0, random_state=0))  # any order
+        got = forecasts.forecast(before.sample(frac=1.0, random_state=0))  # any order
         row = got.set_index("region").loc[window["region"]]
         assert row["timestamp"] == window["label_time"]
         assert row["forecast_mw"] == pytest.approx(window["gru"], rel=1e-6)
@@ -105,7 +105,7 @@ def last_hours(hours: int, region: str = "AAA") -> pd.DataFrame:
 )
 def test_bad_readings_get_one_clear_error(trained, frame: pd.DataFrame, message: str) -> None:
     with pytest.raises(PipelineError, match=message):
-        trained[2].next_hour(frame)
+        trained[2].forecast(frame)
 
 
 def test_utc_readings_are_read_as_eastern_time(trained) -> None:
@@ -113,4 +113,42 @@ def test_utc_readings_are_read_as_eastern_time(trained) -> None:
     utc = local.assign(
         timestamp=local["timestamp"].dt.tz_localize("America/New_York").dt.tz_convert("UTC")
     )
-    assert trained[2].next_hour(utc).equals(trained[2].next_hour(local))
+    assert trained[2].forecast(utc).equals(trained[2].forecast(local))
+
+
+def test_recursive_hours_carry_on_from_the_next_hour(trained) -> None:
+    forecasts = trained[2]
+    history = last_hours(300)
+    day = forecasts.forecast(history, hours=24)
+    assert list(day["horizon"]) == list(range(1, 25))
+    expected_times = pd.date_range(history["timestamp"].max(), periods=25, freq="h")[1:]
+    assert list(day["timestamp"]) == list(expected_times)
+    first = forecasts.forecast(history)
+    assert day["forecast_mw"].iloc[0] == first["forecast_mw"].iloc[0]
+    # The second hour is the first hour's forecast taken as a reading.
+    fed = pd.concat([history, first[["region", "timestamp"]].assign(load_mw=first["forecast_mw"])])
+    second = forecasts.forecast(fed)
+    assert day["forecast_mw"].iloc[1] == pytest.approx(second["forecast_mw"].iloc[0], rel=1e-5)
+
+
+def test_hours_ahead_cross_the_year_and_a_daylight_saving_change(trained) -> None:
+    """Wall-clock hours, one after another, as the cleaned data counts them (ingest keeps a
+    regular 24-hour local day); the hours of New Year's Day carry the holiday flag."""
+    forecasts, series = trained[2], load_series("2018-11-01", 24 * 200, seed=1)
+    for end, hours in (("2018-12-31 12:00", 24), ("2019-03-10 00:00", 6)):
+        history = series[series.index <= end].tail(300)
+        readings = pd.DataFrame({"region": "AAA", "timestamp": history.index, "load_mw": history})
+        out = forecasts.forecast(readings, hours=hours)
+        after = pd.Timestamp(end) + pd.Timedelta(hours=1)
+        assert list(out["timestamp"]) == list(pd.date_range(after, periods=hours, freq="h"))
+    history = series[series.index <= "2018-12-31 12:00"].tail(300)
+    rows, first = model_rows(history, "AAA", forecasts.recipe, hours=24)
+    holiday = rows[-24:, forecasts.recipe.features.index("holiday")]
+    ahead = pd.date_range(first, periods=24, freq="h")
+    assert list(holiday) == list((ahead.month == 1) & (ahead.day == 1))
+
+
+@pytest.mark.parametrize("hours", [0, 169, 2.5])
+def test_hours_out_of_range_are_refused(trained, hours) -> None:
+    with pytest.raises(PipelineError, match=r"hours = .*: forecast between 1 and 168 hours"):
+        trained[2].forecast(last_hours(300), hours=hours)

@@ -8,12 +8,15 @@ import json
 import re
 import shutil
 import subprocess
+import sys
+import urllib.request
 from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from tests.tiny_project import REGIONS, REPO, SEEDS, dvc, make_project, mlflow_server, run
@@ -43,7 +46,8 @@ def test_repro_builds_every_output(repo):
     assert sorted(p.name for p in (repo / "data/raw").iterdir()) == [
         f"{r}_hourly.csv" for r in REGIONS
     ]
-    assert sorted(p.name for p in (repo / "data/plots").iterdir()) == [f"{r}.png" for r in REGIONS]
+    plots = sorted(p.name for p in (repo / "data/plots").iterdir())
+    assert plots == sorted([*(f"{r}.png" for r in REGIONS), "dayahead.png"])
     assert len(list((repo / "data/plot_data").glob("*.csv"))) == len(REGIONS)
     # What the pipeline leaves for git holds figures only: loads stay in DVC's cache.
     for_git = run(repo, "git", "status", "--porcelain", "--untracked-files=all").split("\n")
@@ -59,6 +63,7 @@ def test_repro_builds_every_output(repo):
         "evaluate",
         "evaluate_detail",
         "evaluate_regions",
+        "dayahead",
     }
     assert set(metrics["data_quality"]) == set(REGIONS)
     assert metrics["windows"]["total"]["val"] > 0
@@ -298,3 +303,56 @@ def test_the_mlflow_ui_shows_models_and_baselines_side_by_side(repo, store, tmp_
     assert f"windows ({digest.removesuffix('.dir')})" in table  # the Dataset column
     for piece in [*run_expected, "Child runs", "dvc.exp_name"]:
         assert piece in run_page, (piece, run_page[:2000])
+
+
+def test_the_forecast_command_and_the_model_server_agree_with_evaluate(repo, store, tmp_path):
+    """The last test hour of each region: evaluate's forecast, the command's (from the stage's
+    checkpoint and from the registry) and the served model's."""
+    predictions = pd.read_parquet(repo / "data/predictions.parquet")
+    last = predictions.groupby("region").tail(1).set_index("region")
+    table = pd.read_parquet(repo / "data/ingested.parquet")
+    files = []
+    for region, row in last.iterrows():
+        before = table[(table["region"] == region) & (table["timestamp"] < row["label_time"])]
+        path = tmp_path / f"{region}_hourly.csv"
+        before.rename(columns={"timestamp": "Datetime", "load_mw": f"{region}_MW"})[
+            ["Datetime", f"{region}_MW"]
+        ].sample(frac=1.0, random_state=0).to_csv(path, index=False)
+        files.append(str(path))
+    # The workspace's models: promote the version registered from them to champion.
+    run_id = torch.load(repo / "data/models/gru.pt", weights_only=True)["mlflow_run_id"]
+    (version,) = store.search_model_versions(f"name = 'pjm-load-gru' and tags.run_id = '{run_id}'")
+    store.set_registered_model_alias("pjm-load-gru", "champion", version.version)
+    for model in ("data/models/gru.pt", "models:/pjm-load-gru@champion"):
+        output = tmp_path / "forecast.csv"
+        run(repo, sys.executable, "-m", "stages.forecast", model, *files, "--output", str(output))
+        got = pd.read_csv(output, parse_dates=["timestamp"]).set_index("region")
+        assert list(got["timestamp"]) == list(last["label_time"])
+        assert got["forecast_mw"].to_numpy() == pytest.approx(last["gru"].to_numpy(), rel=1e-5)
+    readings = pd.concat(
+        table[(table["region"] == r) & (table["timestamp"] < row["label_time"])].tail(300)
+        for r, row in last.iterrows()
+    )
+    payload = {
+        "dataframe_split": json.loads(
+            readings.assign(timestamp=readings["timestamp"].astype(str)).to_json(
+                orient="split", index=False
+            )
+        ),
+        "params": {"hours": 24},
+    }
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{repo / 'mlflow.db'}"}
+    serve = ["models", "serve", "-m", "models:/pjm-load-gru@champion", "--env-manager", "local"]
+    with mlflow_server(serve, tmp_path / "serve.log", env=env) as uri:
+        request = urllib.request.Request(
+            f"{uri}/invocations",
+            data=json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            served = pd.DataFrame(json.loads(response.read())["predictions"])
+    assert len(served) == 24 * len(last)
+    first = served[served["horizon"] == 1].set_index("region")
+    assert first.loc[last.index, "forecast_mw"].to_numpy() == pytest.approx(
+        last["gru"].to_numpy(), rel=1e-5
+    )

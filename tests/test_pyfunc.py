@@ -67,7 +67,7 @@ def test_a_model_loaded_by_run_uri_without_the_repository_forecasts_the_same(log
     assert done.returncode == 0, done.stderr
     assert Path(done.stdout.strip()).parts[-3:] == ("code", "stages", "__init__.py")
     got = pd.read_parquet(root / "forecast.parquet")
-    pd.testing.assert_frame_equal(got, forecasts.next_hour(recent), check_dtype=False)
+    pd.testing.assert_frame_equal(got, forecasts.forecast(recent), check_dtype=False)
 
 
 def test_the_model_has_a_signature_and_an_input_example(logged):
@@ -75,7 +75,7 @@ def test_the_model_has_a_signature_and_an_input_example(logged):
     inputs = [c["name"] for c in info.signature.inputs.to_dict()]
     assert inputs == ["region", "timestamp", "load_mw"]
     outputs = [c["name"] for c in info.signature.outputs.to_dict()]
-    assert outputs == ["region", "timestamp", "forecast_mw", "model"]
+    assert outputs == ["region", "timestamp", "horizon", "forecast_mw", "model"]
     assert info.saved_input_example_info is not None
 
 
@@ -116,5 +116,5 @@ def test_registering_points_challenger_at_the_new_version(logged, store):
     assert second.tags["run_id"] == run_id
     model = mlflow.pyfunc.load_model("models:/pjm-load-lstm@challenger")
     recent = readings().groupby("region").tail(400)
-    expected = forecasts.next_hour(recent)
+    expected = forecasts.forecast(recent)
     pd.testing.assert_frame_equal(model.predict(recent), expected, check_dtype=False)

@@ -98,13 +98,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def mlflow_server(arguments: list[str], log_path: Path) -> Iterator[str]:
+def mlflow_server(
+    arguments: list[str], log_path: Path, env: dict[str, str] | None = None
+) -> Iterator[str]:
     """`mlflow <arguments>` (`server ...` or `ui ...`) on 127.0.0.1 and a free port: its URI once
     it answers, and the whole process group stopped afterwards."""
     port = free_port()
     command = [sys.executable, "-m", "mlflow", *arguments, "--host", "127.0.0.1"]
     command += ["--port", str(port), "--workers", "1"]
-    env = os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true"}
+    env = os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true"} | (env or {})
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # its uvicorn
     with log_path.open("w") as log:
         server = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True

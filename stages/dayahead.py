@@ -1,0 +1,176 @@
+"""Day-ahead forecasts of the test period: from every midnight, the next 24 hours.
+
+A utility issues them before midnight, from readings up to 23:00. Each cell forecasts
+recursively: each hour's forecast becomes the next hour's last load, while the calendar of the
+hours ahead is known and the lag channels read real readings wherever they reach back past the
+origin (the load a day and a week earlier, at every horizon of a day). A cell is scored per seed
+(each feeding back its own forecasts) and as the seeds' averaged forecast (feeding back the
+average). The baselines are fed back the same way: the fitted ones (linear, gradient boosting)
+read their own forecasts as their recent lags, while persistence repeats the last reading before
+midnight and the same hour a day or a week earlier is always a real reading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+
+import numpy as np
+import pandas as pd
+import torch
+
+from stages.baselines import Predictor
+from stages.batches import LOAD_COLUMN, Windows, gather
+from stages.model import RNNForecaster, autocast
+
+HOURS = 24
+
+
+def midnight_origins(windows: Windows, test: pd.DataFrame) -> pd.DataFrame:
+    """The test windows whose label is a midnight followed by 23 more test labels, an hour
+    apart: the first hour of each day forecast."""
+    test = test.sort_values("label_row")
+    rows = test["label_row"].to_numpy()
+    times = test["label_time"].to_numpy()
+    is_test = pd.Series(np.arange(len(rows)), index=rows)
+    ahead = rows + HOURS - 1
+    position = is_test.reindex(ahead).to_numpy()
+    whole_day = ~np.isnan(position)
+    last = np.where(whole_day, np.nan_to_num(position).astype(int), 0)
+    whole_day &= times[last] - times == np.timedelta64(HOURS - 1, "h")
+    midnight = pd.DatetimeIndex(times).hour == 0
+    return test[whole_day & midnight]
+
+
+def feed_back(step: Callable, series, origins, history: int) -> np.ndarray:
+    """Scaled forecasts (origins, 24) of the hours from each origin on. Each origin gets its own
+    copy of the hours from `history` before it to 24 after; each hour's forecast, `step(copy,
+    rows)`, is written into the copy as that hour's load before the next hour is forecast. The
+    series is a NumPy array or a tensor on the models' device."""
+    on_device = isinstance(series, torch.Tensor)
+    arange = partial(torch.arange, device=series.device) if on_device else np.arange
+    local = series[origins[:, None] + arange(-history, HOURS)].reshape(-1, series.shape[1])
+    starts = arange(len(origins)) * (history + HOURS) + history
+    forecasts = []
+    for hour in range(HOURS):
+        forecast = step(local, starts + hour)
+        local[starts + hour, LOAD_COLUMN] = forecast
+        forecasts.append(forecast)
+    if on_device:
+        return torch.stack(forecasts, dim=1).cpu().numpy()
+    return np.stack(forecasts, axis=1).astype(np.float32)
+
+
+@torch.inference_mode()
+def recursive(
+    models: Sequence[RNNForecaster],
+    series: torch.Tensor,
+    origins: torch.Tensor,
+    windows: Windows,
+    precision: str = "fp32",
+) -> np.ndarray:
+    """Scaled day-ahead forecasts of a model, or of several fed back their average."""
+
+    def step(local: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        inputs = gather(local, rows, windows.spec)[0]
+        with autocast(local.device, precision):
+            return torch.stack([m.next_hour(inputs).float() for m in models]).mean(dim=0)
+
+    return feed_back(step, series, origins, windows.spec.history)
+
+
+def baseline_days(
+    predictors: dict[str, Predictor], windows: Windows, origins: pd.DataFrame
+) -> dict[str, np.ndarray]:
+    """Scaled day-ahead forecasts of the baselines, fed back like the models'. A repeat of a
+    day or a week back reads only real readings; persistence repeats the last one."""
+    rows, regions = origins["label_row"].to_numpy(), origins["region"].to_numpy()
+    return {
+        name: feed_back(
+            lambda local, at, p=predict: p(local, at, regions),
+            windows.series,
+            rows,
+            windows.spec.history,
+        )
+        for name, predict in predictors.items()
+    }
+
+
+def smape_table(actual: np.ndarray, forecast: np.ndarray) -> np.ndarray:
+    """sMAPE (%) of each (origin, hour): 2|F-A| / (|F|+|A|) * 100, 0 where both are 0."""
+    denominator = np.abs(forecast) + np.abs(actual)
+    ratio = np.divide(
+        2 * np.abs(forecast - actual),
+        denominator,
+        out=np.zeros_like(denominator),
+        where=denominator > 0,
+    )
+    return 100 * ratio
+
+
+def score(windows: Windows, origins: pd.DataFrame, scaled: dict[str, np.ndarray]) -> dict:
+    """Per predictor: sMAPE by horizon (1-24) and over the day, as the mean of the regions'
+    figures (like the one-hour table), and each region's."""
+    regions = origins["region"].to_numpy()
+    rows = origins["label_row"].to_numpy()[:, None] + np.arange(HOURS)
+    repeat = np.repeat(regions[:, None], HOURS, axis=1).ravel()
+    actual = windows.unscale_load(windows.series[rows.ravel(), LOAD_COLUMN], repeat)
+    actual = actual.reshape(rows.shape)
+    report = {}
+    for name, values in scaled.items():
+        forecast = windows.unscale_load(values.ravel(), repeat).reshape(rows.shape)
+        errors = smape_table(actual, forecast)
+        by_region = {
+            region: errors[regions == region].mean(axis=0) for region in dict.fromkeys(regions)
+        }
+        by_horizon = np.mean(list(by_region.values()), axis=0)
+        report[name] = {
+            "smape_by_horizon": by_horizon.tolist(),
+            "smape_day": float(by_horizon.mean()),
+            "regions": {
+                region: {"smape_by_horizon": v.tolist(), "smape_day": float(v.mean())}
+                for region, v in by_region.items()
+            },
+        }
+    return report
+
+
+def day_ahead(
+    cells: dict[str, list[tuple[int, RNNForecaster]]],
+    windows: Windows,
+    test: pd.DataFrame,
+    series: torch.Tensor,
+    precision: str = "fp32",
+    baselines: dict[str, Predictor] | None = None,
+) -> dict:
+    """The day-ahead table: each cell's seeds (their mean and spread) and averaged forecast,
+    and the baselines, scored by horizon over every test-period midnight ({} without one)."""
+    origins = midnight_origins(windows, test)
+    if origins.empty:
+        return {}
+    rows = torch.tensor(origins["label_row"].to_numpy(), device=series.device)
+    scaled, seed_columns = {}, {}
+    for cell, models in cells.items():
+        seed_columns[cell] = [f"{cell}_seed{seed}" for seed, _ in models]
+        for column, (_, model) in zip(seed_columns[cell], models, strict=True):
+            scaled[column] = recursive([model], series, rows, windows, precision)
+        scaled[cell] = recursive([m for _, m in models], series, rows, windows, precision)
+    day_baselines = baseline_days(baselines or {}, windows, origins)
+    scaled |= day_baselines
+    scores = score(windows, origins, scaled)
+    models = {}
+    for cell, columns in seed_columns.items():
+        curves = np.array([scores[c]["smape_by_horizon"] for c in columns])
+        days = curves.mean(axis=1)
+        models[cell] = {
+            "smape_by_horizon": curves.mean(axis=0).tolist(),
+            "smape_day": float(days.mean()),
+            "smape_day_std": float(days.std(ddof=1)) if len(days) > 1 else 0.0,
+        }
+    return {
+        "origins": len(origins),
+        "models": models,
+        "ensembles": {cell: scores[cell] for cell in cells},
+        "baselines": {name: scores[name] for name in day_baselines},
+        "seeds": {c: scores[c] for columns in seed_columns.values() for c in columns},
+    }
