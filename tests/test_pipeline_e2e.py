@@ -19,7 +19,16 @@ import pytest
 import torch
 import yaml
 
-from tests.tiny_project import REGIONS, REPO, SEEDS, dvc, make_project, mlflow_server, run
+from tests.tiny_project import (
+    REGIONS,
+    REPO,
+    SEEDS,
+    dvc,
+    make_project,
+    mlflow_server,
+    run,
+    tracking_store,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -160,10 +169,8 @@ def test_experiment_reruns_only_affected_stages(repo):
 @pytest.fixture
 def store(repo):
     """The project's MLflow store, as the process's tracking and registry store."""
-    uri = f"sqlite:///{repo / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    yield mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-    mlflow.set_tracking_uri(None)
+    with tracking_store(f"sqlite:///{repo / 'mlflow.db'}") as client:
+        yield client
 
 
 def test_mlflow_holds_every_predictor_as_a_run_with_its_tags(repo, store):

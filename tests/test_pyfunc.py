@@ -17,6 +17,7 @@ from stages.errors import PipelineError
 from stages.forecaster import recent_readings
 from stages.registry import register_challenger
 from tests.test_forecaster import readings, tiny_forecaster
+from tests.tiny_project import tracking_store
 
 # Loads a model with this repository hidden: no editable install, not the working directory.
 LOAD_ELSEWHERE = """
@@ -82,10 +83,8 @@ def test_the_model_has_a_signature_and_an_input_example(logged):
 @pytest.fixture
 def store(logged):
     """The test store as this process's tracking and registry store; a client of it."""
-    uri = logged[1]
-    mlflow.set_tracking_uri(uri)
-    yield mlflow.MlflowClient(uri, uri)
-    mlflow.set_tracking_uri(None)
+    with tracking_store(logged[1]) as client:
+        yield client
 
 
 def test_bad_readings_through_the_model_get_the_forecasters_message(logged, store):

@@ -91,6 +91,18 @@ def commit(project: Path, message: str) -> None:
     run(project, *GIT, "commit", "-q", "-m", message)
 
 
+@contextmanager
+def tracking_store(uri: str):
+    """`uri` as this process's tracking and registry store while in use; a client of it."""
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    finally:
+        mlflow.set_tracking_uri(None)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
