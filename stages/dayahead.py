@@ -21,6 +21,8 @@ import torch
 
 from stages.baselines import Predictor
 from stages.batches import LOAD_COLUMN, Windows, gather
+from stages.forecaster import feed_back
+from stages.metrics import smape
 from stages.model import RNNForecaster, autocast
 
 HOURS = 24
@@ -42,20 +44,16 @@ def midnight_origins(windows: Windows, test: pd.DataFrame) -> pd.DataFrame:
     return test[whole_day & midnight]
 
 
-def feed_back(step: Callable, series, origins, history: int) -> np.ndarray:
+def from_origins(step: Callable, series, origins, history: int) -> np.ndarray:
     """Scaled forecasts (origins, 24) of the hours from each origin on. Each origin gets its own
-    copy of the hours from `history` before it to 24 after; each hour's forecast, `step(copy,
-    rows)`, is written into the copy as that hour's load before the next hour is forecast. The
-    series is a NumPy array or a tensor on the models' device."""
+    copy of the hours from `history` before it to 24 after, into which its forecasts are fed
+    back (`forecaster.feed_back`). The series is a NumPy array or a tensor on the models'
+    device."""
     on_device = isinstance(series, torch.Tensor)
     arange = partial(torch.arange, device=series.device) if on_device else np.arange
     local = series[origins[:, None] + arange(-history, HOURS)].reshape(-1, series.shape[1])
     starts = arange(len(origins)) * (history + HOURS) + history
-    forecasts = []
-    for hour in range(HOURS):
-        forecast = step(local, starts + hour)
-        local[starts + hour, LOAD_COLUMN] = forecast
-        forecasts.append(forecast)
+    forecasts = feed_back(step, local, starts, HOURS)
     if on_device:
         return torch.stack(forecasts, dim=1).cpu().numpy()
     return np.stack(forecasts, axis=1).astype(np.float32)
@@ -76,7 +74,7 @@ def recursive(
         with autocast(local.device, precision):
             return torch.stack([m.next_hour(inputs).float() for m in models]).mean(dim=0)
 
-    return feed_back(step, series, origins, windows.spec.history)
+    return from_origins(step, series, origins, windows.spec.history)
 
 
 def baseline_days(
@@ -86,7 +84,7 @@ def baseline_days(
     day or a week back reads only real readings; persistence repeats the last one."""
     rows, regions = origins["label_row"].to_numpy(), origins["region"].to_numpy()
     return {
-        name: feed_back(
+        name: from_origins(
             lambda local, at, p=predict: p(local, at, regions),
             windows.series,
             rows,
@@ -94,18 +92,6 @@ def baseline_days(
         )
         for name, predict in predictors.items()
     }
-
-
-def smape_table(actual: np.ndarray, forecast: np.ndarray) -> np.ndarray:
-    """sMAPE (%) of each (origin, hour): 2|F-A| / (|F|+|A|) * 100, 0 where both are 0."""
-    denominator = np.abs(forecast) + np.abs(actual)
-    ratio = np.divide(
-        2 * np.abs(forecast - actual),
-        denominator,
-        out=np.zeros_like(denominator),
-        where=denominator > 0,
-    )
-    return 100 * ratio
 
 
 def score(windows: Windows, origins: pd.DataFrame, scaled: dict[str, np.ndarray]) -> dict:
@@ -119,20 +105,20 @@ def score(windows: Windows, origins: pd.DataFrame, scaled: dict[str, np.ndarray]
     report = {}
     for name, values in scaled.items():
         forecast = windows.unscale_load(values.ravel(), repeat).reshape(rows.shape)
-        errors = smape_table(actual, forecast)
         by_region = {
-            region: errors[regions == region].mean(axis=0) for region in dict.fromkeys(regions)
+            region: smape(forecast[regions == region], actual[regions == region], axis=0)
+            for region in dict.fromkeys(regions)
         }
         by_horizon = np.mean(list(by_region.values()), axis=0)
-        report[name] = {
-            "smape_by_horizon": by_horizon.tolist(),
-            "smape_day": float(by_horizon.mean()),
-            "regions": {
-                region: {"smape_by_horizon": v.tolist(), "smape_day": float(v.mean())}
-                for region, v in by_region.items()
-            },
+        report[name] = curve_scores(by_horizon) | {
+            "regions": {region: curve_scores(v) for region, v in by_region.items()}
         }
     return report
+
+
+def curve_scores(by_horizon: np.ndarray) -> dict:
+    """sMAPE by hour ahead, and over the day (their mean)."""
+    return {"smape_by_horizon": by_horizon.tolist(), "smape_day": float(np.mean(by_horizon))}
 
 
 def day_ahead(
@@ -166,6 +152,12 @@ def day_ahead(
             "smape_by_horizon": curves.mean(axis=0).tolist(),
             "smape_day": float(days.mean()),
             "smape_day_std": float(days.std(ddof=1)) if len(days) > 1 else 0.0,
+            "regions": {
+                region: curve_scores(
+                    np.mean([scores[c]["regions"][region]["smape_by_horizon"] for c in columns], 0)
+                )
+                for region in scores[columns[0]]["regions"]
+            },
         }
     return {
         "origins": len(origins),

@@ -133,10 +133,10 @@ def main() -> None:
     started = time.perf_counter()
     series = torch.from_numpy(windows.series).to(device)
     rows = torch.tensor(test["label_row"].to_numpy(), device=device)
-    scaled, seed_columns, run_ids, cells = {}, {}, {}, {}
+    scaled, seed_columns, run_ids, seed_models = {}, {}, {}, {}
     for path in args.models:
         cell, models, run_ids[cell] = load_models(path, windows, device)
-        cells[cell] = [(seed, model) for seed, model, _ in models]
+        seed_models[cell] = [(seed, model) for seed, model, _ in models]
         seed_columns[cell] = []
         for seed, model, run_id in models:
             column = f"{cell}_seed{seed}"
@@ -159,7 +159,7 @@ def main() -> None:
     report = summarise(mean, seed_columns, list(baselines))
     region_report = {r: summarise(s, seed_columns, list(baselines)) for r, s in per_region.items()}
     started = time.perf_counter()
-    day = dayahead.day_ahead(cells, windows, test, series, params.train.precision, predictors)
+    day = dayahead.day_ahead(seed_models, windows, test, series, params.train.precision, predictors)
     day_seconds = time.perf_counter() - started
 
     with atomic_path(args.predictions) as tmp:
@@ -252,7 +252,10 @@ def log_to_mlflow(
         scores = day_ahead_scores(day, column)
         if scores is None:
             return
-        tracking.mlflow.log_metric("dayahead_smape", scores["smape_day"])
+        tracking.mlflow.log_metrics(
+            {"dayahead_smape": scores["smape_day"]}
+            | {f"dayahead_smape/{r}": v["smape_day"] for r, v in scores["regions"].items()}
+        )
         for hour, value in enumerate(scores["smape_by_horizon"], start=1):
             tracking.mlflow.log_metric("dayahead_smape_by_hour", value, step=hour)
 

@@ -1,4 +1,5 @@
-"""A trained cell as a forecaster uses it: recent hourly readings in, the next hour's load out.
+"""A trained cell as a forecaster uses it: recent hourly readings in, the next hour's load out,
+or the next `hours` hours' (recursively, each forecast fed back as the latest load).
 
 `LoadForecaster` is an MLflow pyfunc model. Its one artefact holds everything a forecast needs:
 the network weights of each seed (their forecasts are averaged), the architecture, the input
@@ -14,6 +15,7 @@ hours, and the network has never seen its level, so a forecast would be a guess.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -129,6 +131,19 @@ def model_rows(
     return scale(values, np.asarray(scaler["min"]), np.asarray(scaler["max"])), last + HOUR
 
 
+def feed_back(step: Callable, series, label_rows, hours: int) -> list:
+    """`hours` forecasts from each of `label_rows` on, the recursion every multi-hour forecast
+    shares: each hour's forecast, `step(series, rows)`, is written into `series` (in place; a
+    NumPy array or a tensor) as that hour's load before the next hour is forecast, so the inputs
+    read it as their latest load while the calendar and the older lags stay as they are."""
+    forecasts = []
+    for hour in range(hours):
+        forecast = step(series, label_rows + hour)
+        series[label_rows + hour, LOAD_COLUMN] = forecast
+        forecasts.append(forecast)
+    return forecasts
+
+
 def check_readings(frame: pd.DataFrame) -> pd.DataFrame:
     """The readings with the right types, or one error that says what is wrong."""
     missing = [c for c in READINGS if c not in frame.columns]
@@ -137,7 +152,9 @@ def check_readings(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame[READINGS].copy()
     try:
         stamps = pd.to_datetime(frame["timestamp"], errors="coerce")
-    except ValueError:  # offsets that differ (a daylight-saving change): read them as UTC
+    except ValueError:  # offsets that differ (a daylight-saving change) in pandas 3
+        stamps = None
+    if stamps is None or stamps.dtype == object:  # ... and in pandas 2: read them as UTC
         stamps = pd.to_datetime(frame["timestamp"], errors="coerce", utc=True)
     if stamps.isna().any():
         row = int(np.flatnonzero(stamps.isna())[0])
@@ -168,6 +185,11 @@ class Forecasts:
             model.load_state_dict(state)
             self.models.append(model.eval())
 
+    def next_hour(self, series: torch.Tensor, label_rows: torch.Tensor) -> torch.Tensor:
+        """Scaled forecasts of the hours at `label_rows`: the seeds' average, as evaluate's."""
+        inputs = gather(series, label_rows, self.recipe.spec)[0]
+        return torch.stack([m.next_hour(inputs).float() for m in self.models]).mean(dim=0)
+
     @torch.inference_mode()
     def forecast(self, readings: pd.DataFrame, hours: int = 1) -> pd.DataFrame:
         """Each region's next `hours` hours after its latest reading, in MW. Recursive: each
@@ -191,18 +213,10 @@ class Forecasts:
             offset += len(scaled)
         series = torch.from_numpy(np.concatenate(parts)).to(self.device)
         label_rows = torch.tensor(starts, device=self.device)
-        steps = []
-        for step in range(hours):
-            inputs = gather(series, label_rows + step, self.recipe.spec)[0]
-            outputs = [m.next_hour(inputs).float().cpu().numpy() for m in self.models]
-            scaled = np.mean(outputs, axis=0)  # the seeds' average, as evaluate averages
-            series[label_rows + step, LOAD_COLUMN] = torch.from_numpy(scaled).to(self.device)
-            steps.append(scaled)
+        steps = torch.stack(feed_back(self.next_hour, series, label_rows, hours), dim=1)
         low = np.array([self.recipe.scalers[r]["min"][LOAD_COLUMN] for r in regions])
         high = np.array([self.recipe.scalers[r]["max"][LOAD_COLUMN] for r in regions])
-        forecast_mw = (
-            low[:, None] + np.stack(steps, axis=1).astype(np.float64) * (high - low)[:, None]
-        )
+        forecast_mw = low[:, None] + steps.cpu().numpy().astype(np.float64) * (high - low)[:, None]
         return pd.DataFrame(
             {
                 "region": np.repeat(regions, hours),

@@ -16,8 +16,9 @@ from sklearn.metrics import (
 from stages.batches import LOAD_COLUMN, Windows
 
 
-def smape(forecast: np.ndarray, actual: np.ndarray) -> float:
-    """True symmetric MAPE in percent: mean(2|F - A| / (|F| + |A|)) * 100.
+def smape(forecast: np.ndarray, actual: np.ndarray, axis: int | None = None) -> float | np.ndarray:
+    """True symmetric MAPE in percent: mean(2|F - A| / (|F| + |A|)) * 100, over all terms or
+    along `axis` (an array then: the day-ahead table's per-horizon figures).
 
     A term whose denominator is zero (forecast and actual both 0) counts as 0: a perfect forecast.
     """
@@ -29,7 +30,8 @@ def smape(forecast: np.ndarray, actual: np.ndarray) -> float:
         out=np.zeros_like(denominator),
         where=denominator != 0,
     )
-    return float(ratio.mean() * 100)
+    mean = ratio.mean(axis=axis) * 100
+    return float(mean) if axis is None else mean
 
 
 def smape_study_formula(forecast: np.ndarray, actual: np.ndarray) -> float:

@@ -43,7 +43,7 @@ def requirements() -> list[str]:
 
 
 class LoadForecasterModel(mlflow.pyfunc.PythonModel):
-    """Hourly readings of one or more regions in, each region's next-hour forecast out."""
+    """Hourly readings of one or more regions in, each region's next hour (or `hours`) out."""
 
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
         path = Path(context.artifacts[ARTIFACT])

@@ -90,7 +90,3 @@ def test_scores_by_horizon_are_the_mean_of_the_regions(setup) -> None:
     assert len(off["smape_by_horizon"]) == 24 and off["smape_day"] > 0
     regional = np.mean([r["smape_by_horizon"] for r in off["regions"].values()], axis=0)
     np.testing.assert_allclose(off["smape_by_horizon"], regional)
-    assert dayahead.smape_table(np.array([100.0, 0.0]), np.array([50.0, 0.0])).tolist() == [
-        pytest.approx(200 * 50 / 150),
-        0.0,
-    ]

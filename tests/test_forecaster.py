@@ -11,7 +11,7 @@ import torch
 from stages.batches import Windows
 from stages.errors import PipelineError
 from stages.features import add_time_features
-from stages.forecaster import Forecasts, Recipe, model_rows
+from stages.forecaster import Forecasts, Recipe, check_readings, model_rows
 from stages.metrics import predictions_frame
 from stages.model import ModelConfig, RNNForecaster, predict
 from stages.params import FeaturesParams, IngestParams, WindowParams
@@ -134,18 +134,34 @@ def test_recursive_hours_carry_on_from_the_next_hour(trained) -> None:
 def test_hours_ahead_cross_the_year_and_a_daylight_saving_change(trained) -> None:
     """Wall-clock hours, one after another, as the cleaned data counts them (ingest keeps a
     regular 24-hour local day); the hours of New Year's Day carry the holiday flag."""
-    forecasts, series = trained[2], load_series("2018-11-01", 24 * 200, seed=1)
-    for end, hours in (("2018-12-31 12:00", 24), ("2019-03-10 00:00", 6)):
+    forecasts, series = trained[2], load_series("2018-10-01", 24 * 200, seed=1)
+    expected = {  # the last reading: the hours forecast after it
+        "2018-11-04 00:00": ["2018-11-04 01:00", "2018-11-04 02:00", "2018-11-04 03:00"],
+        "2018-12-31 22:00": ["2018-12-31 23:00", "2019-01-01 00:00", "2019-01-01 01:00"],
+        "2019-03-10 00:00": ["2019-03-10 01:00", "2019-03-10 02:00", "2019-03-10 03:00"],
+    }  # autumn's 01:00 comes once (ingest merges the repeat); spring's 02:00 is filled
+    for end, hours in expected.items():
         history = series[series.index <= end].tail(300)
         readings = pd.DataFrame({"region": "AAA", "timestamp": history.index, "load_mw": history})
-        out = forecasts.forecast(readings, hours=hours)
-        after = pd.Timestamp(end) + pd.Timedelta(hours=1)
-        assert list(out["timestamp"]) == list(pd.date_range(after, periods=hours, freq="h"))
+        out = forecasts.forecast(readings, hours=3)
+        assert list(out["timestamp"]) == list(map(pd.Timestamp, hours)), end
+        assert list(out["horizon"]) == [1, 2, 3]
     history = series[series.index <= "2018-12-31 12:00"].tail(300)
     rows, first = model_rows(history, "AAA", forecasts.recipe, hours=24)
     holiday = rows[-24:, forecasts.recipe.features.index("holiday")]
     ahead = pd.date_range(first, periods=24, freq="h")
     assert list(holiday) == list((ahead.month == 1) & (ahead.day == 1))
+
+
+def test_readings_with_offsets_across_a_daylight_saving_change_are_eastern_time() -> None:
+    stamps = ["00:00-04:00", "01:00-04:00", "01:00-05:00", "02:00-05:00"]
+    frame = pd.DataFrame(
+        {"region": "AAA", "timestamp": [f"2018-11-04T{s}" for s in stamps], "load_mw": 1.0}
+    )
+    local = ["00:00", "01:00", "01:00", "02:00"]  # the repeated hour, as the raw files have it
+    assert list(check_readings(frame)["timestamp"]) == [
+        pd.Timestamp(f"2018-11-04 {t}") for t in local
+    ]
 
 
 @pytest.mark.parametrize("hours", [0, 169, 2.5])

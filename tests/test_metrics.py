@@ -9,6 +9,11 @@ def test_smape_against_hand_computed_values():
     assert smape(np.array([110.0, 90.0]), np.array([100.0, 100.0])) == pytest.approx(10.02506, 1e-5)
 
 
+def test_smape_along_an_axis_gives_each_columns_figure():
+    forecast, actual = np.array([[110.0, 0.0], [90.0, 5.0]]), np.array([[100.0, 0.0], [100.0, 5.0]])
+    assert smape(forecast, actual, axis=0).tolist() == [pytest.approx(10.02506, 1e-5), 0.0]
+
+
 def test_smape_counts_zero_over_zero_as_perfect():
     assert smape(np.array([0.0, 50.0]), np.array([0.0, 50.0])) == 0.0
     assert smape(np.array([0.0]), np.array([10.0])) == pytest.approx(200.0)
