@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import pickle
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +30,8 @@ from stages.model import ModelConfig
 from stages.params import load_params
 
 log = logging.getLogger(__name__)
+# What reading a file that is not one of our models raises, besides the loader's own errors.
+NOT_OURS = (OSError, RuntimeError, KeyError, TypeError, EOFError, IndexError, ValueError)
 
 
 def region_of(path: Path) -> str:
@@ -59,21 +63,33 @@ def read_readings(paths: list[Path]) -> pd.DataFrame:
 def checkpoint_forecasts(path: Path, windows_dir: Path) -> Forecasts:
     """The train stage's checkpoint, with the scalers of the windows it was trained on and the
     cleaning and calendar recipe of params.yaml."""
+    if not path.is_file():
+        raise PipelineError(
+            f"{path}: no such file: build it (dvc repro, or dvc pull from the team's remote), "
+            "or forecast from an MLflow model (models:/pjm-load-gru@champion)"
+        )
     try:
         stored = torch.load(path, map_location="cpu", weights_only=True)
         config, spec = ModelConfig(**stored["config"]), InputSpec.from_dict(stored["spec"])
         states = [entry["state_dict"] for entry in stored["models"]]
         seeds = ", ".join(str(entry["seed"]) for entry in stored["models"])
-    except (OSError, RuntimeError, KeyError, TypeError, EOFError) as err:
+        features = list(stored["features"])
+    except (*NOT_OURS, pickle.UnpicklingError) as err:
         raise PipelineError(f"{path}: not a checkpoint of this project's train stage") from err
-    windows = load_windows(windows_dir)
-    if spec != windows.spec or stored["features"] != windows.features:
+    try:
+        windows = load_windows(windows_dir)
+        params = load_params()
+    except FileNotFoundError as err:
+        raise PipelineError(
+            f"{err.filename}: missing; a checkpoint forecasts with the windows and params.yaml "
+            "it was trained with: run from the repository root after dvc repro"
+        ) from err
+    if spec != windows.spec or features != windows.features:
         raise PipelineError(
             f"{path} was trained on other windows than {windows_dir}: rerun the pipeline "
             "(dvc repro), or forecast from its MLflow model instead"
         )
-    params = load_params()
-    name = f"{config.cell} (seeds {seeds})"
+    name = f"{config.cell} (seeds {seeds}), {path}"
     recipe = Recipe(
         name, config, spec, windows.features, windows.scalers, params.ingest, params.features
     )
@@ -90,10 +106,30 @@ def mlflow_forecasts(uri: str) -> Forecasts:
         model = tracking.mlflow.pyfunc.load_model(uri)
     except tracking.mlflow.exceptions.MlflowException as err:
         raise PipelineError(f"{uri}: {err.message}") from err
-    python_model = model.unwrap_python_model() if hasattr(model, "unwrap_python_model") else None
+    except (ImportError, *NOT_OURS) as err:  # another project's model, and its code
+        raise PipelineError(f"{uri}: not a load forecaster of this project ({err})") from err
+    try:
+        python_model = model.unwrap_python_model()
+    except tracking.mlflow.exceptions.MlflowException:  # not a custom pyfunc model
+        python_model = None
     if not isinstance(python_model, LoadForecasterModel):
         raise PipelineError(f"{uri}: not a load forecaster of this project")
-    return python_model.forecasts
+    forecasts = python_model.forecasts
+    forecasts.recipe = replace(
+        forecasts.recipe, name=f"{forecasts.recipe.name}, {source(uri, model)}"
+    )
+    return forecasts
+
+
+def source(uri: str, model) -> str:
+    """The URI, with the version an alias points at now and the run that logged the model."""
+    from stages import tracking
+
+    name, _, alias = uri.removeprefix("models:/").partition("@")
+    if uri.startswith("models:/") and alias:
+        version = tracking.mlflow.MlflowClient().get_model_version_by_alias(name, alias).version
+        return f"{uri} (version {version}, run {model.metadata.run_id})"
+    return f"{uri} (run {model.metadata.run_id})"
 
 
 def main() -> None:

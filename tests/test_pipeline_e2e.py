@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from sklearn.linear_model import LinearRegression
 
 from tests.tiny_project import (
     REGIONS,
@@ -358,8 +360,77 @@ def test_the_forecast_command_and_the_model_server_agree_with_evaluate(repo, sto
         )
         with urllib.request.urlopen(request, timeout=60) as response:
             served = pd.DataFrame(json.loads(response.read())["predictions"])
+        payload["dataframe_split"]["data"][0][0] = "ZZZ"  # a region it was not trained on
+        request = urllib.request.Request(
+            f"{uri}/invocations",
+            data=json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=60)
+        assert refused.value.code == 400
+        assert "'ZZZ': the model was trained on" in json.loads(refused.value.read())["message"]
     assert len(served) == 24 * len(last)
     first = served[served["horizon"] == 1].set_index("region")
     assert first.loc[last.index, "forecast_mw"].to_numpy() == pytest.approx(
         last["gru"].to_numpy(), rel=1e-5
     )
+
+
+def test_the_forecast_command_refuses_bad_input_with_one_line(
+    repo, store, tmp_path, monkeypatch, capsys
+):
+    """Each bad input of the README's list: one line naming it, exit status 1, no output file."""
+    from stages.errors import run_stage
+    from stages.forecast import main
+
+    region = REGIONS[0]
+    recent = pd.read_parquet(repo / "data/ingested.parquet").query("region == @region").tail(400)
+    raw = recent.rename(columns={"timestamp": "Datetime", "load_mw": f"{region}_MW"})
+    raw = raw[["Datetime", f"{region}_MW"]]
+
+    def readings(name: str, frame: pd.DataFrame) -> str:
+        frame.to_csv(tmp_path / name, index=False)
+        return str(tmp_path / name)
+
+    good = readings("good.csv", raw)
+    short = readings("short.csv", raw.tail(100))
+    gap = readings("gap.csv", raw.drop(raw.index[-20:-10]))  # 10 hours: more than it may fill
+    other = readings("other.csv", raw.rename(columns={f"{region}_MW": "ZZZ_MW"}))
+    (tmp_path / "notes.pt").write_text("not a model")
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
+    with mlflow.start_run() as run:
+        mlflow.log_dict({"a": 1}, "model/notes.json")  # not a model at all
+    with mlflow.start_run() as sklearn_run:  # a model, but not a load forecaster
+        fitted = LinearRegression().fit(np.eye(2), [0.0, 1.0])
+        mlflow.sklearn.log_model(fitted, name="model", pip_requirements=[])
+    cases = {
+        "too little history": (["data/models/gru.pt", short], r"hours"),
+        "a gap in the last hours": (["data/models/gru.pt", gap], r"gap"),
+        "an unknown region": (["data/models/gru.pt", other], r"'ZZZ'"),
+        "not the raw format": (["data/models/gru.pt", str(repo / "params.yaml")], r"params.yaml"),
+        "a text file as model": ([str(tmp_path / "notes.pt"), good], r"not a checkpoint"),
+        "another checkpoint": ([str(tmp_path / "other.pt"), good], r"not a checkpoint"),
+        "no checkpoint": (["data/models/cnn.pt", good], r"no such file"),
+        "a run without a model": ([f"runs:/{run.info.run_id}/model", good], r"runs:/"),
+        "another kind of model": (
+            [f"runs:/{sklearn_run.info.run_id}/model", good],
+            r"not a load forecaster",
+        ),
+        "hours 0": (["data/models/gru.pt", good, "--hours", "0"], r"between 1 and 168"),
+        "hours 169": (["data/models/gru.pt", good, "--hours", "169"], r"between 1 and 168"),
+    }
+    monkeypatch.chdir(repo)
+    output = tmp_path / "forecast.csv"
+    failures = []
+    for case, (arguments, message) in cases.items():
+        monkeypatch.setattr(sys, "argv", ["forecast", *arguments, "--output", str(output)])
+        with pytest.raises(SystemExit) as exit_status:
+            run_stage(main)
+        error = capsys.readouterr().err.strip().splitlines()
+        one_line = len(error) == 1 and error[0].startswith("error: ")
+        if exit_status.value.code != 1 or output.exists() or not one_line:
+            failures.append((case, exit_status.value.code, error))
+        elif not re.search(message, error[0]):
+            failures.append((case, message, error))
+    assert failures == []
