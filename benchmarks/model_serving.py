@@ -70,7 +70,7 @@ def server_seconds(uri: str, readings, hours: int) -> float:
 
 def user_latency(cell: str, alias: str, recent, one_region, out: dict) -> None:
     """The forecast command's and the model server's latency for 1 and 24 hours."""
-    from tests.tiny_project import mlflow_server
+    from benchmarks.servers import mlflow_server
 
     with tempfile.TemporaryDirectory() as scratch:
         files = []

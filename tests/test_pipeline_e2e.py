@@ -21,13 +21,13 @@ import torch
 import yaml
 from sklearn.linear_model import LinearRegression
 
+from benchmarks.servers import mlflow_server
 from tests.tiny_project import (
     REGIONS,
     REPO,
     SEEDS,
     dvc,
     make_project,
-    mlflow_server,
     run,
     tracking_store,
 )

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.tiny_project import SEEDS, commit, dvc, free_port, make_project, mlflow_server, run
+from benchmarks.servers import free_port, mlflow_server
+from tests.tiny_project import SEEDS, commit, dvc, make_project, run
 
 pytestmark = pytest.mark.e2e
 
