@@ -150,7 +150,8 @@ def main() -> None:
     forecast = forecasts.forecast(readings, args.hours)
     with atomic_path(args.output) as tmp:
         forecast.to_csv(tmp, index=False)
-    print(forecast.to_string(index=False))
+    print(f"model: {forecast['model'].iloc[0]}")  # one model made every row
+    print(forecast.drop(columns="model").to_string(index=False))
     log.info("-> %s", args.output)
 
 
