@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import pickle
 from dataclasses import replace
 from pathlib import Path
@@ -102,10 +103,14 @@ def mlflow_forecasts(uri: str) -> Forecasts:
     from stages.pyfunc import LoadForecasterModel
 
     tracking.mlflow.set_tracking_uri(tracking.tracking_uri(user_repo_root()))
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one line on error
     try:
         model = tracking.mlflow.pyfunc.load_model(uri)
     except tracking.mlflow.exceptions.MlflowException as err:
-        raise PipelineError(f"{uri}: {err.message}") from err
+        raise PipelineError(
+            f"{uri}: {err.message} (this project's models are runs:/<run id>/model of a train "
+            "run, or models:/pjm-load-<cell>@<alias>)"
+        ) from err
     except (ImportError, *NOT_OURS) as err:  # another project's model, and its code
         raise PipelineError(f"{uri}: not a load forecaster of this project ({err})") from err
     try:
