@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 
 from stages.baselines import Predictor
-from stages.batches import LOAD_COLUMN, Windows, gather
+from stages.batches import LOAD_COLUMN, Windows, chunk_ends, gather
 from stages.forecaster import feed_back
 from stages.metrics import smape
 from stages.model import RNNForecaster, autocast
@@ -29,19 +29,13 @@ HOURS = 24
 
 
 def midnight_origins(windows: Windows, test: pd.DataFrame) -> pd.DataFrame:
-    """The test windows whose label is a midnight followed by 23 more test labels, an hour
-    apart: the first hour of each day forecast."""
-    test = test.sort_values("label_row")
-    rows = test["label_row"].to_numpy()
-    times = test["label_time"].to_numpy()
-    is_test = pd.Series(np.arange(len(rows)), index=rows)
-    ahead = rows + HOURS - 1
-    position = is_test.reindex(ahead).to_numpy()
-    whole_day = ~np.isnan(position)
-    last = np.where(whole_day, np.nan_to_num(position).astype(int), 0)
-    whole_day &= times[last] - times == np.timedelta64(HOURS - 1, "h")
-    midnight = pd.DatetimeIndex(times).hour == 0
-    return test[whole_day & midnight]
+    """The test windows whose label is a midnight followed by 23 more test labels in the same
+    unbroken stretch of hours: the first hour of each day forecast."""
+    index = windows.index.sort_values("label_row")
+    is_test = (index["split"] == "test").to_numpy()
+    ends, _ = chunk_ends(index["label_row"].to_numpy(), is_test, HOURS, HOURS)
+    whole_day = test["label_row"].isin(ends - (HOURS - 1))
+    return test[whole_day & (test["label_time"].dt.hour == 0)].sort_values("label_row")
 
 
 def from_origins(step: Callable, series, origins, history: int) -> np.ndarray:

@@ -80,15 +80,20 @@ def summarise(scores: dict, seed_columns: dict[str, list[str]], baselines: list[
 def headline(report: dict, test_windows: int) -> dict:
     """The figures an experiment is judged by (`dvc exp show`): each predictor's test sMAPE, mean
     over regions; for a cell, the mean over seeds, its spread, and the seeds' averaged forecast."""
-    models = report["models"]
     return {
-        "test_smape": {
-            **{cell: scores["smape"] for cell, scores in models.items()},
-            **{f"{cell}_ensemble": s["smape"] for cell, s in report["ensembles"].items()},
-            **{name: scores["smape"] for name, scores in report["baselines"].items()},
-        },
-        "test_smape_std": {cell: scores["smape_std"] for cell, scores in models.items()},
+        "test_smape": by_predictor(report, "smape"),
+        "test_smape_std": {cell: s["smape_std"] for cell, s in report["models"].items()},
         "test_windows": test_windows,
+    }
+
+
+def by_predictor(report: dict, key: str) -> dict[str, float]:
+    """`key` of every predictor in a report: each cell (the mean over seeds), its seeds' averaged
+    forecast (`<cell>_ensemble`) and each baseline."""
+    return {
+        **{cell: scores[key] for cell, scores in report["models"].items()},
+        **{f"{cell}_ensemble": s[key] for cell, s in report["ensembles"].items()},
+        **{name: scores[key] for name, scores in report["baselines"].items()},
     }
 
 
@@ -186,15 +191,7 @@ def main() -> None:
 
 def day_ahead_headline(day: dict) -> dict:
     """Each predictor's day-ahead sMAPE (mean over the 24 horizons and the regions)."""
-    if not day:
-        return {}
-    return {
-        "dayahead_smape": {
-            **{cell: scores["smape_day"] for cell, scores in day["models"].items()},
-            **{f"{cell}_ensemble": s["smape_day"] for cell, s in day["ensembles"].items()},
-            **{name: scores["smape_day"] for name, scores in day["baselines"].items()},
-        }
-    }
+    return {"dayahead_smape": by_predictor(day, "smape_day")} if day else {}
 
 
 def plot_by_horizon(day: dict, path: Path) -> None:
@@ -246,18 +243,24 @@ def log_to_mlflow(
 ) -> None:
     """Test figures for each model run (a cell's run holds its seeds' averaged forecast, with
     the plots), a run of each baseline, and the cells' averaged models registered."""
+    from mlflow.entities import Metric
+
     from stages import registry, tracking
 
     def log_day_ahead(column: str) -> None:
         scores = day_ahead_scores(day, column)
         if scores is None:
             return
-        tracking.mlflow.log_metrics(
-            {"dayahead_smape": scores["smape_day"]}
-            | {f"dayahead_smape/{r}": v["smape_day"] for r, v in scores["regions"].items()}
-        )
-        for hour, value in enumerate(scores["smape_by_horizon"], start=1):
-            tracking.mlflow.log_metric("dayahead_smape_by_hour", value, step=hour)
+        figures = {"dayahead_smape": scores["smape_day"]}
+        figures |= {f"dayahead_smape/{r}": v["smape_day"] for r, v in scores["regions"].items()}
+        now = int(time.time() * 1000)
+        metrics = [Metric(name, value, now, 0) for name, value in figures.items()]
+        metrics += [  # the curve by hour ahead, one step per hour
+            Metric("dayahead_smape_by_hour", value, now, hour)
+            for hour, value in enumerate(scores["smape_by_horizon"], start=1)
+        ]
+        run_id = tracking.mlflow.active_run().info.run_id
+        tracking.mlflow.MlflowClient().log_batch(run_id, metrics=metrics)  # one request
 
     for column, run_id in run_ids.items():
         with tracking.start_run(run_name=column, resume_run_id=run_id):

@@ -22,9 +22,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from stages.batches import InputSpec, load_windows
+from stages.batches import META_FILE, InputSpec
 from stages.errors import PipelineError, run_stage
-from stages.files import atomic_path, user_repo_root
+from stages.files import atomic_path, read_json, user_repo_root
 from stages.forecaster import MAX_HOURS, Forecasts, Recipe
 from stages.ingest import read_region_csv
 from stages.model import ModelConfig
@@ -77,23 +77,21 @@ def checkpoint_forecasts(path: Path, windows_dir: Path) -> Forecasts:
         features = list(stored["features"])
     except (*NOT_OURS, pickle.UnpicklingError) as err:
         raise PipelineError(f"{path}: not a checkpoint of this project's train stage") from err
-    try:
-        windows = load_windows(windows_dir)
+    try:  # the windows' layout and scalers, not their 1 M rows
+        meta = read_json(windows_dir / META_FILE)
         params = load_params()
     except FileNotFoundError as err:
         raise PipelineError(
             f"{err.filename}: missing; a checkpoint forecasts with the windows and params.yaml "
             "it was trained with: run from the repository root after dvc repro"
         ) from err
-    if spec != windows.spec or features != windows.features:
+    if spec != InputSpec.from_dict(meta) or features != meta["features"]:
         raise PipelineError(
             f"{path} was trained on other windows than {windows_dir}: rerun the pipeline "
             "(dvc repro), or forecast from its MLflow model instead"
         )
     name = f"{config.cell} (seeds {seeds}), {path}"
-    recipe = Recipe(
-        name, config, spec, windows.features, windows.scalers, params.ingest, params.features
-    )
+    recipe = Recipe(name, config, spec, features, meta["scalers"], params.ingest, params.features)
     return Forecasts(recipe, states, torch.device("cpu"))
 
 
