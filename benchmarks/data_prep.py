@@ -21,7 +21,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from stages.files import write_json
+from loadforecast.files import write_json
 
 RESULT = Path(__file__).parent / "results" / "data_prep.json"
 VARIANTS = ("ours", "ours_defaults", "study")
@@ -30,11 +30,10 @@ VARIANTS = ("ours", "ours_defaults", "study")
 def run_variant(variant: str, data_dir: Path) -> dict:
     """Prepare the data once, in this process; return what was made, the seconds and peak RSS."""
     from benchmarks.study_reference import study_params, study_preprocess
-    from stages.acquire import region_file
-    from stages.features import add_time_features
-    from stages.ingest import ingest
+    from loadforecast.calendar import add_time_features
+    from loadforecast.data import read_regions, region_file
+    from loadforecast.windows import build_windows
     from stages.params import load_params
-    from stages.window import build_windows
 
     params = load_params() if variant == "ours_defaults" else study_params()
     regions = params.data.regions
@@ -50,7 +49,7 @@ def run_variant(variant: str, data_dir: Path) -> dict:
             "windows_mib": round((train_x.nbytes + sum(x.nbytes for x in test_x.values())) / 2**20),
         }
     else:
-        table, _ = ingest(data_dir, regions, params.ingest)
+        table, _ = read_regions(data_dir, regions, params.ingest)
         features = add_time_features(table, params.features.cyclic, params.features.holidays)
         windows, _ = build_windows(features, params.window)
         made = {

@@ -23,9 +23,9 @@ import torch
 import yaml
 
 from benchmarks.training import RESULTS, device_info
-from stages.errors import PipelineError, run_stage
-from stages.files import read_json, write_json
-from stages.model import select_device
+from loadforecast.errors import LoadForecastError, run_command
+from loadforecast.files import read_json, write_json
+from loadforecast.model import select_device
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -44,7 +44,7 @@ def train_stage(workdir: Path, windows: Path, cell: str, seeds: list[int], train
     started = time.perf_counter()
     done = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True)
     if done.returncode:
-        raise PipelineError(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
+        raise LoadForecastError(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
     return {
         "wall_seconds": time.perf_counter() - started,
         "history": {s: read_json(workdir / "history" / f"seed{s}.json") for s in seeds},
@@ -115,4 +115,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run_stage(main)
+    run_command(main)

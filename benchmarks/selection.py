@@ -23,15 +23,15 @@ import yaml
 
 from benchmarks.study_reference import apply_overrides
 from benchmarks.training import report_header
-from stages.baselines import fit_baselines, one_hour
-from stages.features import add_time_features
-from stages.files import write_json
-from stages.ingest import ingest
-from stages.metrics import predictions_frame, score
-from stages.model import ModelConfig, select_device
+from loadforecast.baselines import fit_baselines, one_hour
+from loadforecast.calendar import add_time_features
+from loadforecast.data import read_regions
+from loadforecast.files import write_json
+from loadforecast.metrics import predictions_frame, score
+from loadforecast.model import ModelConfig, select_device
+from loadforecast.training import best_record, train_model, validation_scores
+from loadforecast.windows import build_windows
 from stages.params import PARAMS_FILE, parse_params
-from stages.train import best_record, train_model, validation_scores
-from stages.window import build_windows
 
 RESULTS = Path(__file__).parent / "results"
 # Every variant is scored on the same validation windows: each label has the 257 hours that the
@@ -124,7 +124,10 @@ def run_variant(table, cell: str, overrides: str, device: torch.device) -> dict:
     train_seconds = time.perf_counter() - started
     val = windows.split("val")
     started = time.perf_counter()
-    model_smape = validation_scores(model, windows, device, params)["val_smape"]  # as train does
+    batch, precision = params.evaluate.batch_size, params.train.precision
+    model_smape = validation_scores(model, windows, device, batch, precision)[
+        "val_smape"
+    ]  # as train
     val_seconds = time.perf_counter() - started
     persistence = one_hour(fit_baselines(windows, ("persistence",), params.seeds[0]), windows, val)
     mean, _ = score(predictions_frame(windows, val, persistence), ["persistence"])
@@ -155,7 +158,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     params = parse_params(yaml.safe_load(PARAMS_FILE.read_text()))
-    table, _ = ingest(args.data_dir, params.data.regions, params.ingest)
+    table, _ = read_regions(args.data_dir, params.data.regions, params.ingest)
     path = args.output or RESULTS / f"selection-{device.type}-{datetime.now(UTC):%Y%m%d}.json"
     report = {
         **report_header(

@@ -25,13 +25,13 @@ from pathlib import Path
 import yaml
 
 from benchmarks.training import report_header
-from stages.features import add_time_features
-from stages.files import write_json
-from stages.ingest import ingest
-from stages.model import ModelConfig, select_device
+from loadforecast.calendar import add_time_features
+from loadforecast.data import read_regions
+from loadforecast.files import write_json
+from loadforecast.model import ModelConfig, select_device
+from loadforecast.training import train_model, validation_scores
+from loadforecast.windows import build_windows
 from stages.params import PARAMS_FILE, parse_params
-from stages.train import train_model, validation_scores
-from stages.window import build_windows
 
 RESULTS = Path(__file__).parent / "results"
 STUDY_BATCH = 1024
@@ -48,7 +48,10 @@ def timed_training(windows, config, train, params, device, every: int) -> dict:
         "train_labels": sum(r["train_labels"] for r in history),
         "train_seconds": round(sum(r["seconds"] for r in history), 1),
         "val_smape_sample": round(
-            validation_scores(model, windows, device, params, every)["val_smape"], 4
+            validation_scores(
+                model, windows, device, params.evaluate.batch_size, params.train.precision, every
+            )["val_smape"],
+            4,
         ),
     }
 
@@ -68,15 +71,15 @@ def main() -> None:
     args = parser.parse_args()
     device = select_device(args.device)
     params = parse_params(yaml.safe_load(PARAMS_FILE.read_text()))
-    table, _ = ingest(args.data_dir, tuple(args.regions or params.data.regions), params.ingest)
+    regions = list(args.regions or params.data.regions)
+    table, _ = read_regions(args.data_dir, regions, params.ingest)
     features = add_time_features(table, params.features.cyclic, params.features.holidays)
     windows, _ = build_windows(features, params.window)
     n_train = len(windows.split("train"))
     scored_hours = params.train.chunk_hours - params.train.burn_in_hours
     chunks = max(1, round(STUDY_BATCH / scored_hours))
-    base = replace(params.train, hidden_size=256, num_layers=2, dropout=0.2, device=str(device))
-    study = replace(
-        base,
+    base = params.train.changed(hidden_size=256, num_layers=2, dropout=0.2, device=str(device))
+    study = base.changed(
         objective="window",
         batch_size=STUDY_BATCH,
         lr=0.001,
@@ -122,7 +125,7 @@ def main() -> None:
             "ours": [],
         }
         for epochs in args.epochs:
-            ours = replace(base, objective="every_hour", batch_size=chunks, epochs=epochs)
+            ours = base.changed(objective="every_hour", batch_size=chunks, epochs=epochs)
             entry["ours"].append(
                 timed_training(windows, config, ours, params, device, args.val_every)
             )

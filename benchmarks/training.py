@@ -27,7 +27,6 @@ import re
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,17 +35,16 @@ import torch
 
 from benchmarks.data_prep import cpu_name
 from benchmarks.study_reference import study_loader, study_params, study_preprocess, study_train
-from stages.acquire import region_file
-from stages.batches import Windows, gather
-from stages.errors import PipelineError, run_stage
-from stages.features import add_time_features
-from stages.files import write_json
-from stages.ingest import ingest
-from stages.metrics import predictions_frame, score, smape
-from stages.model import ModelConfig, RNNForecaster, autocast, predict, select_device
-from stages.params import PRECISIONS
-from stages.train import train_model
-from stages.window import build_windows
+from loadforecast import metrics
+from loadforecast.calendar import add_time_features
+from loadforecast.config import PRECISIONS
+from loadforecast.data import read_regions, region_file
+from loadforecast.errors import LoadForecastError, run_command
+from loadforecast.files import write_json
+from loadforecast.metrics import predictions_frame, score, smape
+from loadforecast.model import ModelConfig, RNNForecaster, autocast, predict, select_device
+from loadforecast.training import train_model
+from loadforecast.windows import Windows, build_windows, gather
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -159,13 +157,10 @@ def batch_making(study_data, windows: Windows, device: torch.device, batch: int)
     }
 
 
-def spread(values: list[float]) -> dict[str, float | None]:
-    """Mean and sample standard deviation over seeds (None for a single seed)."""
-    array = np.asarray(values, dtype=np.float64)
-    return {
-        "mean": float(array.mean()),
-        "std": float(array.std(ddof=1)) if len(array) > 1 else None,
-    }
+def spread(values: list[float]) -> dict[str, float]:
+    """Mean and sample standard deviation over seeds (`loadforecast.metrics.spread`: 0 for one)."""
+    mean, std = metrics.spread(values)
+    return {"mean": mean, "std": std}
 
 
 def epoch_timing(measured: list[float], windows_run: int, windows_per_epoch: int) -> dict:
@@ -221,8 +216,7 @@ def run_ours(windows: Windows, cell: str, precision: str, seed: int, device, arg
         params.train.dropout,
         params.train.target,
     )
-    train = replace(
-        params.train,
+    train = params.train.changed(
         epochs=args.epochs,
         device=str(device),
         precision=precision,
@@ -338,7 +332,7 @@ def main() -> None:
     regions = tuple(args.regions or params.data.regions)
 
     started = time.perf_counter()
-    table, _ = ingest(args.data_dir, regions, params.ingest)  # names any missing file
+    table, _ = read_regions(args.data_dir, regions, params.ingest)  # names any missing file
     features = add_time_features(table, params.features.cyclic, params.features.holidays)
     windows, _ = build_windows(features, params.window)
     our_prep = time.perf_counter() - started
@@ -346,7 +340,7 @@ def main() -> None:
     study_data = study_preprocess([region_file(args.data_dir, r) for r in regions])
     study_prep = time.perf_counter() - started
     if len(study_data[0]) < params.train.batch_size:
-        raise PipelineError(
+        raise LoadForecastError(
             f"{args.data_dir}: {len(study_data[0])} training windows, fewer than one batch "
             f"of {params.train.batch_size}; the study's loop drops incomplete batches"
         )
@@ -388,4 +382,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run_stage(main)
+    run_command(main)

@@ -12,22 +12,13 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from stages.errors import PipelineError, run_stage
-from stages.files import atomic_path, user_repo_root
+from loadforecast.data import region_file
+from loadforecast.errors import LoadForecastError, run_command
+from loadforecast.files import atomic_path
 from stages.params import DataParams, load_params
+from stages.repo import user_repo_root
 
 log = logging.getLogger(__name__)
-
-RAW_SUFFIXES = (".csv", ".csv.gz")
-
-
-def region_file(directory: Path, region: str) -> Path | None:
-    """The raw file of `region` in `directory` (`<REGION>_hourly.csv` or `.csv.gz`), if any."""
-    for suffix in RAW_SUFFIXES:
-        candidate = directory / f"{region}_hourly{suffix}"
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def missing_regions(directory: Path, regions: Iterable[str]) -> list[str]:
@@ -38,7 +29,7 @@ def copy_regions(source: Path, target: Path, regions: Iterable[str]) -> None:
     """Copy each region's file from `source` into `target`, each file atomically."""
     absent = missing_regions(source, regions)
     if absent:
-        raise PipelineError(
+        raise LoadForecastError(
             f"{source}: no file for region(s) {', '.join(absent)} "
             f"(expected <REGION>_hourly.csv or .csv.gz; check data.regions in params.yaml)"
         )
@@ -74,7 +65,7 @@ def acquire(params: DataParams, raw_dir: Path, repo_root: Path) -> str:
     try:
         source = download_kaggle(params.kaggle_dataset)
     except Exception as err:  # no kagglehub, no credentials or no network: say how to go on
-        raise PipelineError(
+        raise LoadForecastError(
             f"{raw_dir} lacks {', '.join(f'{r}_hourly.csv' for r in absent)} and the Kaggle "
             f"download of {params.kaggle_dataset} failed ({err}). Either put the CSV files in a "
             f"directory and name it as data.source_dir in params.yaml, or install kagglehub "
@@ -95,4 +86,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run_stage(main)
+    run_command(main)

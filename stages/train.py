@@ -1,336 +1,83 @@
-"""train: fit a recurrent forecaster (`gru` or `lstm`) once per seed on the training part.
+"""train: fit a recurrent forecaster (`gru` or `lstm`) once per seed on the training part
+(`loadforecast.training`), and write the saved forecaster of all seeds (`loadforecast.forecaster`).
 
-`train.objective` says what a step learns from: chunks of consecutive hours scored at every hour
-(`every_hour`, the default), or the study's windows scored on their last hour (`window`). Batches
-are gathered on the training device from the resident scaled series; the loss is read back to the
-host only every `LOG_EVERY` steps and at the end of each epoch. The validation loss picks the
-epoch to keep; the kept model's sMAPE on every validation window, forecast as evaluate forecasts
-the test windows, is the figure experiments are compared on. Each seed is an MLflow run with its
-params, per-epoch losses and its model; the stage's checkpoint holds every seed's model. With
-`train.processes` above 1 the stage relaunches itself under torchrun (`stages.distributed`).
+Each seed is an MLflow run with its params, per-epoch losses and its model, nested in the cell's
+run, which holds the seeds' averaged model. With `train.processes` above 1 the stage relaunches
+itself under torchrun (`loadforecast.distributed`); the group's leader alone logs and writes.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import math
-import random
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 import torch
-from torch import nn
-from tqdm import tqdm
 
-from stages import distributed, forecaster
-from stages.batches import InputSpec, Windows, chunk_ends, gather, gather_chunks, load_windows
-from stages.distributed import Group
-from stages.errors import PipelineError, run_stage
-from stages.files import atomic_path, write_json
-from stages.metrics import predictions_frame, score
-from stages.model import CELLS, ModelConfig, RNNForecaster, autocast, predict, select_device
-from stages.params import Params, TrainParams, load_params
+from loadforecast import distributed
+from loadforecast.config import TrainParams
+from loadforecast.distributed import Group
+from loadforecast.errors import run_command
+from loadforecast.files import atomic_path, write_json
+from loadforecast.forecaster import Forecaster, Recipe, recent_readings
+from loadforecast.model import CELLS, ModelConfig, select_device
+from loadforecast.training import (
+    best_record,
+    check_coverage,
+    selection_figures,
+    train_model,
+    validation_forecast,
+    validation_smape,
+)
+from loadforecast.windows import Windows, load_windows
+from stages import repo
+from stages.params import Params, load_params
 
 log = logging.getLogger(__name__)
 
-LOG_EVERY = 50  # steps between progress-bar loss updates (each one syncs with the device)
-EVAL_LABELS = 16384  # labels per validation batch
-# mse: the study's. l1: the mean absolute error, which like sMAPE does not square the errors.
-LOSSES = {"mse": nn.functional.mse_loss, "l1": nn.functional.l1_loss}
 # MLflow names of the loss curves: the run page draws `<section>/` metrics first, by section name.
 CURVES = {"train_loss": "loss/train", "val_loss": "loss/val"}
 
 
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-class Sequences:
-    """What one objective trains and validates on: the ends of its sequences, and their loss.
-
-    `window` (the study's): each sequence is one window of `lookback` hours, scored on its last
-    hour. `every_hour`: each sequence is a chunk of `chunk_hours` consecutive hours, scored at
-    every hour after its first `burn_in_hours`, so that each label costs about one recurrent step
-    instead of `lookback`. Chunks tile the training part afresh each epoch (a random phase), so
-    each training label is scored about once an epoch; validation chunks tile the validation part
-    once, and may read training hours as their burn-in. Ends live on the training device.
-    """
-
-    def __init__(self, windows: Windows, params: TrainParams, device: torch.device) -> None:
-        self.spec, self.params = windows.spec, params
-        every_hour = params.objective == "every_hour"
-        self.scored_hours = params.chunk_hours - params.burn_in_hours if every_hour else 1
-        index = windows.index.sort_values("label_row")
-        label_rows = index["label_row"].to_numpy()
-        self.rows, self.phase = {}, {}
-        for split in ("train", "val"):
-            scored = (index["split"] == split).to_numpy()
-            if every_hour:
-                rows, phase = chunk_ends(label_rows, scored, params.chunk_hours, self.scored_hours)
-                self.phase[split] = torch.tensor(phase, device=device)
-            else:
-                rows = label_rows[scored]
-            self.rows[split] = torch.tensor(rows, device=device)
-
-    def labels(self, split: str) -> int:
-        """Labels scored in one pass over `split` (0 when it has none)."""
-        return len(self.ends(split)) * self.scored_hours
-
-    def ends(self, split: str, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Sequence ends of one pass over `split`; with `generator`, an epoch's shuffled draw."""
-        rows = self.rows[split]
-        if self.phase:
-            offset = 0  # validation: tiled from the start of each stretch
-            if generator is not None:
-                offset = torch.randint(
-                    self.scored_hours, (), device=rows.device, generator=generator
-                )
-            tiles = (self.phase[split] + offset) % self.scored_hours == self.scored_hours - 1
-            rows = rows[tiles]
-        if generator is None:
-            return rows
-        order = torch.randperm(len(rows), device=rows.device, generator=generator)
-        if self.params.max_labels_per_epoch:
-            order = order[: math.ceil(self.params.max_labels_per_epoch / self.scored_hours)]
-        return rows[order]
-
-    def loss(self, model: nn.Module, series: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
-        """`train.loss` over the scored hours of the sequences ending at `ends`."""
-        loss = LOSSES[self.params.loss]
-        with autocast(series.device, self.params.precision):
-            if self.params.objective == "window":
-                inputs, labels = gather(series, ends, self.spec)
-                return loss(model(inputs, last_hour=True).float(), labels)
-            inputs, labels = gather_chunks(series, ends, self.spec, self.params.chunk_hours)
-            burn_in = self.params.burn_in_hours
-            forecast = model(inputs)[:, burn_in:].float()
-            return loss(forecast, labels[:, burn_in:])
-
-
-@torch.inference_mode()
-def mean_loss(
-    model: nn.Module, series: torch.Tensor, sequences: Sequences, split: str = "val"
-) -> float:
-    """`train.loss` of `model` over one pass of `split`, in scaled units."""
-    model.eval()
-    ends = sequences.ends(split)
-    total = torch.zeros((), device=series.device)
-    for batch in ends.split(max(1, EVAL_LABELS // sequences.scored_hours)):
-        total += sequences.loss(model, series, batch) * len(batch)
-    return total.item() / max(len(ends), 1)
-
-
-def check_coverage(params: TrainParams, spec: InputSpec) -> None:
-    """The every-hour objective must train the hour that evaluation reads: the last of a
-    `lookback`-hour window, i.e. position `lookback - 1` of a chunk."""
-    if params.objective == "every_hour" and not (
-        params.burn_in_hours < spec.lookback <= params.chunk_hours
-    ):
-        raise PipelineError(
-            f"params.yaml: train.burn_in_hours = {params.burn_in_hours} and train.chunk_hours = "
-            f"{params.chunk_hours} do not train the hour that evaluation forecasts from "
-            f"(window.lookback = {spec.lookback}); need burn_in_hours < lookback <= chunk_hours"
-        )
-
-
-def make_schedule(optimizer: torch.optim.Optimizer, params: TrainParams, steps: int):
-    """The learning-rate schedule over all `steps` of training; `train.lr` is its peak."""
-    if params.lr_schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
-    if params.lr_schedule == "one_cycle":
-        # OneCycleLR reaches its lowest rate at step total_steps - 1: the state after the last step.
-        return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=params.lr, total_steps=steps + 1
-        )
-    return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0)
-
-
-def train_model(
-    windows: Windows,
-    config: ModelConfig,
-    params: TrainParams,
-    seed: int,
+def seed_summary(
+    history: list[dict[str, float]],
+    val_smape: dict[str, float],
+    seconds: float,
     device: torch.device,
-    on_epoch: Callable[[dict[str, float]], None] = lambda _: None,
-    group: Group = distributed.ALONE,
-) -> tuple[RNNForecaster, list[dict[str, float]]]:
-    """Train a forecaster; return it with one history record per epoch.
-
-    With validation labels, the returned weights are those of the epoch with the lowest
-    validation loss, and training stops after `patience` epochs without improvement (0 = never).
-    Test windows are never read here. In a group of processes, each computes the gradient of
-    its share of every batch and DistributedDataParallel averages them, so the steps are those
-    of one process with the same batches (every process then validates the same weights).
-    """
-    check_coverage(params, windows.spec)
-    seed_everything(seed)
-    series = torch.from_numpy(windows.series).to(device)
-    sequences = Sequences(windows, params, device)
-    if sequences.labels("train") == 0:
-        raise PipelineError(
-            "no training windows"
-            + (
-                f" of {params.chunk_hours} consecutive hours (train.chunk_hours)"
-                if params.objective == "every_hour"
-                else ""
-            )
-            + ": check window.* and train.* in params.yaml"
-        )
-    validate = sequences.labels("val") > 0
-    generator = torch.Generator(device=device).manual_seed(seed)
-    epochs = [sequences.ends("train", generator) for _ in range(params.epochs)]
-    if group.size > 1:  # the same batches everywhere, whatever each device's generator does
-        for ends in epochs:
-            torch.distributed.broadcast(ends, src=0)
-
-    model = RNNForecaster(config).to(device)
-    net = model
-    if group.size > 1:
-        net = nn.parallel.DistributedDataParallel(model)  # rank 0's initial weights everywhere
-        torch.manual_seed(seed + group.rank)  # each share its own dropout masks
-    optimizer = torch.optim.AdamW(
-        model.parameters(),
-        lr=params.lr,
-        weight_decay=params.weight_decay,
-        fused=device.type == "cuda",
+    group: Group,
+) -> dict:
+    """One seed's final figures: its last and kept epoch's losses, validation sMAPE and speed."""
+    best = best_record(history)
+    kept = (
+        {"best_epoch": best["epoch"], "best_val_loss": best["val_loss"]}
+        if "val_loss" in best
+        else {}
     )
-    steps = sum(math.ceil(len(ends) / params.batch_size) for ends in epochs)
-    schedule = make_schedule(optimizer, params, steps)
-    history: list[dict[str, float]] = []
-    best_loss, best_state, best_epoch = math.inf, None, 0
-    for epoch, ends in enumerate(epochs, start=1):
-        model.train()
-        started = time.perf_counter()
-        total = torch.zeros((), device=device)
-        bar = tqdm(
-            ends.split(params.batch_size),
-            unit="batch",
-            desc=f"{config.cell} seed {seed} epoch {epoch}/{params.epochs}",
-            disable=not group.leader,
-        )
-        for step, batch in enumerate(bar, start=1):
-            share = batch.tensor_split(group.size)[group.rank]
-            loss = sequences.loss(net, series, share)
-            if not len(share):  # a last batch smaller than the group: nothing to score here
-                loss = loss.nan_to_num()
-            # Shares differ by one sequence at most; weighting each share's mean by its size
-            # makes the group's average gradient that of the whole batch's mean (1 when alone).
-            loss = loss * (len(share) * group.size / len(batch))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if params.grad_clip:
-                nn.utils.clip_grad_norm_(model.parameters(), params.grad_clip, foreach=True)
-            optimizer.step()
-            schedule.step()
-            total += loss.detach() * (len(batch) / group.size)
-            if step % LOG_EVERY == 0 and group.leader:
-                bar.set_postfix(loss=f"{loss.item():.6f}")
-        bar.close()
-        if group.size > 1:
-            torch.distributed.all_reduce(total)
-        record = {
-            "epoch": epoch,
-            "train_loss": total.item() / len(ends),
-            "train_labels": len(ends) * sequences.scored_hours,
-            "lr": schedule.get_last_lr()[0],
-            "seconds": time.perf_counter() - started,  # training alone, validation apart
-        }
-        if validate:
-            started = time.perf_counter()
-            # Rank 0's figure everywhere, so that every process keeps and stops alike.
-            record["val_loss"] = distributed.leaders(mean_loss(model, series, sequences), group)
-            record["val_seconds"] = time.perf_counter() - started
-            if record["val_loss"] < best_loss:
-                best_loss, best_epoch = record["val_loss"], epoch
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        if group.leader:
-            log.info("%s", record)
-        history.append(record)
-        on_epoch(record)
-        if params.patience and best_epoch and epoch - best_epoch >= params.patience:
-            if group.leader:
-                log.info("no validation improvement for %d epochs: stopping", params.patience)
-            break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-        if group.leader:
-            log.info("kept epoch %d (validation loss %.6g)", best_epoch, best_loss)
-    return model, history
-
-
-def best_record(history: list[dict[str, float]]) -> dict[str, float]:
-    """The epoch whose weights `train_model` returned: lowest validation loss, else the last."""
-    if "val_loss" in history[0]:
-        return min(history, key=lambda r: r["val_loss"])
-    return history[-1]
-
-
-def validation_forecast(
-    model: RNNForecaster, windows: Windows, device: torch.device, params: Params, every: int = 1
-) -> np.ndarray:
-    """Scaled forecasts of every validation window (or every `every`-th), made exactly as
-    evaluate forecasts the test windows: one `lookback`-hour window each, from a zero state."""
-    val = windows.split("val").iloc[::every]
-    if val.empty:
-        return np.empty(0, dtype=np.float32)
-    return predict(
-        model.eval(),
-        torch.from_numpy(windows.series).to(device),
-        torch.tensor(val["label_row"].to_numpy(), device=device),
-        windows.spec,
-        params.evaluate.batch_size,
-        params.train.precision,
-    )
-
-
-def validation_smape(
-    windows: Windows, forecasts: list[np.ndarray], every: int = 1
-) -> dict[str, float]:
-    """sMAPE (mean over regions) of the averaged `forecasts` of the validation windows."""
-    val = windows.split("val").iloc[::every]
-    if val.empty:
-        return {}
-    predictions = predictions_frame(windows, val, {"model": np.mean(forecasts, axis=0)})
-    mean, _ = score(predictions, ["model"])
-    return {"val_smape": mean["model"]["smape"]}
-
-
-def validation_scores(
-    model: RNNForecaster, windows: Windows, device: torch.device, params: Params, every: int = 1
-) -> dict[str, float]:
-    """sMAPE of the kept model on the validation windows (see `validation_forecast`)."""
-    forecast = validation_forecast(model, windows, device, params, every)
-    return validation_smape(windows, [forecast], every)
-
-
-def selection_figures(summaries: dict[str, dict]) -> dict[str, float]:
-    """The figures to select configurations by (`dvc exp show --sort-by`): validation, never
-    test; the mean over seeds, and the sMAPE's sample standard deviation."""
-    figures = {}
-    for name, key in (("val_smape", "val_smape"), ("best_val_loss_mean", "best_val_loss")):
-        values = [s[key] for s in summaries.values() if key in s]
-        if len(values) == len(summaries):
-            figures[name] = float(np.mean(values))
-            if key == "val_smape":
-                figures["val_smape_std"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-    return figures
-
-
-def checkpoint(config: ModelConfig, windows: Windows, models: list[dict]) -> dict:
-    """What evaluate needs to rebuild the models and check they match the windows."""
     return {
-        "config": asdict(config),
-        "spec": asdict(windows.spec),
-        "features": windows.features,
-        "models": models,
+        **{k: v for k, v in history[-1].items() if k.endswith("_loss")},
+        **kept,
+        **val_smape,
+        "epochs": len(history),
+        "train_seconds": round(seconds, 2),
+        "labels_per_second": round(sum(r["train_labels"] for r in history) / seconds, 1),
+        "device": str(device),
+        "processes": group.size,
     }
+
+
+def model_config(cell: str, windows: Windows, params: TrainParams) -> ModelConfig:
+    """The network of `cell` for the channels of `windows`."""
+    return ModelConfig(
+        cell=cell,
+        input_size=len(windows.spec.channels(windows.features)),
+        hidden_size=params.hidden_size,
+        num_layers=params.num_layers,
+        dropout=params.dropout,
+        target=params.target,
+    )
 
 
 def main() -> None:
@@ -364,28 +111,23 @@ def train_seeds(
             "train.precision = bf16 on the CPU: without bf16 instructions (AMX, AVX512-BF16) "
             "the CPU emulates them, 11x slower than fp32 on a 2-core AVX2 machine (README)"
         )
-    config = ModelConfig(
-        cell=args.cell,
-        input_size=len(windows.spec.channels(windows.features)),
-        hidden_size=params.train.hidden_size,
-        num_layers=params.train.num_layers,
-        dropout=params.train.dropout,
-        target=params.train.target,
-    )
+    config = model_config(args.cell, windows, params.train)
     if not group.leader:
         for seed in params.seeds:
             train_model(windows, config, params.train, seed, device, group=group)
         return
 
-    from stages import pyfunc, tracking  # MLflow is imported only by the stages that log
+    from loadforecast import tracking  # MLflow is imported only by the stages that log
+    from loadforecast.tracking import pyfunc
 
-    def recipe(name: str) -> forecaster.Recipe:
-        features = windows.features
-        return forecaster.Recipe(
-            name, config, windows.spec, features, windows.scalers, params.ingest, params.features
-        )
+    repo.track()
 
-    example = forecaster.recent_readings(windows, recipe(args.cell).hours_needed)
+    def forecaster_of(name: str, seeds: list[int], states: list[dict]) -> Forecaster:
+        recipe = Recipe.for_windows(name, config, windows, params.ingest, params.features)
+        return Forecaster(recipe, states, seeds)
+
+    example = recent_readings(windows, windows.spec.reach)
+    eval_batch, precision = params.evaluate.batch_size, params.train.precision
     shared = {
         "model": args.cell,
         "device": str(device),
@@ -394,9 +136,9 @@ def train_seeds(
         **{f"window.{k}": v for k, v in asdict(windows.spec).items()},
         "train_windows": len(windows.split("train")),
         "val_windows": len(windows.split("val")),
-        **{f"train.{k}": v for k, v in asdict(params.train).items()},
+        **{f"train.{k}": v for k, v in params.train.model_dump().items()},
     }
-    models, summaries, histories, forecasts = [], {}, {}, []
+    states, run_ids, summaries, histories, forecasts = [], [], {}, {}, []
     # The cell's run: its seeds' averaged forecast, with each seed's run nested under it.
     with tracking.start_run(run_name=args.cell) as cell_run:
         tracking.mlflow.log_params({**shared, "seeds": ",".join(map(str, params.seeds))})
@@ -415,43 +157,31 @@ def train_seeds(
                     windows, config, params.train, seed, device, log_epoch, group
                 )
                 seconds = time.perf_counter() - started
-                trained = sum(r["train_labels"] for r in history)
-                best = best_record(history)
                 with distributed.every_core(group, device):
-                    forecasts.append(validation_forecast(model, windows, device, params))
-                summaries[f"seed{seed}"] = {
-                    **{k: v for k, v in history[-1].items() if k.endswith("_loss")},
-                    **(
-                        {"best_epoch": best["epoch"], "best_val_loss": best["val_loss"]}
-                        if "val_loss" in best
-                        else {}
-                    ),
-                    **validation_smape(windows, forecasts[-1:]),
-                    "epochs": len(history),
-                    "train_seconds": round(seconds, 2),
-                    "labels_per_second": round(trained / seconds, 1),
-                    "device": str(device),
-                    "processes": group.size,
-                }
+                    forecasts.append(
+                        validation_forecast(model, windows, device, eval_batch, precision)
+                    )
+                summaries[f"seed{seed}"] = seed_summary(
+                    history, validation_smape(windows, forecasts[-1:]), seconds, device, group
+                )
                 tracking.mlflow.log_metrics(
                     {"train_seconds": seconds}
                     | {k: v for k, v in summaries[f"seed{seed}"].items() if k == "val_smape"}
                 )
                 histories[seed] = history
-                entry = {"seed": seed, "mlflow_run_id": run.info.run_id}
-                entry["state_dict"] = model.state_dict()
-                models.append(entry)
-                pyfunc.log_model(recipe(f"{args.cell}-seed{seed}"), [entry["state_dict"]], example)
+                states.append(model.state_dict())
+                run_ids.append(run.info.run_id)
+                name = f"{args.cell}-seed{seed}"
+                pyfunc.log_model(forecaster_of(name, [seed], states[-1:]), example)
         averaged = validation_smape(windows, forecasts)
         total_seconds = sum(s["train_seconds"] for s in summaries.values())
         tracking.mlflow.log_metrics(averaged | {"train_seconds": total_seconds})
-        seeds = ", ".join(map(str, params.seeds))
-        states = [entry["state_dict"] for entry in models]
-        pyfunc.log_model(recipe(f"{args.cell} (seeds {seeds})"), states, example)
+        name = f"{args.cell} (seeds {', '.join(map(str, params.seeds))})"
+        trained = forecaster_of(name, params.seeds, states)
+        pyfunc.log_model(trained, example)
 
-    with atomic_path(args.model) as tmp:
-        stored = checkpoint(config, windows, models)
-        torch.save(stored | {"mlflow_run_id": cell_run.info.run_id}, tmp)
+    trained.runs = {"cell": cell_run.info.run_id, "seeds": run_ids}
+    trained.save(args.model)
     with atomic_path(args.history) as tmp:
         tmp.mkdir()
         for seed, history in histories.items():
@@ -465,4 +195,4 @@ def train_seeds(
 
 
 if __name__ == "__main__":
-    run_stage(main)
+    run_command(main)

@@ -1,12 +1,5 @@
 """window: per region, split windows by time, fit min-max scaling on the training part, and store
-the scaled series with a window index instead of materialised windows.
-
-A window is `lookback` consecutive hours of every feature (plus the lagged loads and the shifted
-calendar that `InputSpec` describes); its label is the load of the next hour. Windows never cross
-a gap that ingest left open, lags included. Of each region's windows, in time order, the last
-`test_fraction` are the test part (the study's split) and the last `val_fraction` of the rest are
-the validation part. The scaler sees only rows of the training part.
-"""
+the scaled series with a window index instead of materialised windows (`loadforecast.windows`)."""
 
 from __future__ import annotations
 
@@ -14,106 +7,14 @@ import argparse
 import logging
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from sklearn.preprocessing import MinMaxScaler
 
-from stages.batches import SPLITS, InputSpec, Windows, save_windows
-from stages.errors import PipelineError, run_stage
-from stages.files import atomic_path, write_json
-from stages.params import WindowParams, load_params
+from loadforecast.errors import run_command
+from loadforecast.files import atomic_path, write_json
+from loadforecast.windows import SPLITS, build_windows, save_windows
+from stages.params import load_params
 
 log = logging.getLogger(__name__)
-
-NON_FEATURES = ("region", "timestamp")
-
-
-def input_spec(params: WindowParams) -> InputSpec:
-    return InputSpec(params.lookback, params.lags, params.future_calendar, params.min_history)
-
-
-def label_rows(timestamps: np.ndarray, history: int) -> np.ndarray:
-    """Positions of rows preceded by `history` consecutive hours, i.e. rows that can be labels."""
-    hours = timestamps.astype("datetime64[h]").astype(np.int64)
-    position = np.arange(len(hours))
-    starts_run = np.r_[True, np.diff(hours) != 1]
-    run_start = np.maximum.accumulate(np.where(starts_run, position, 0))
-    return np.flatnonzero(position - run_start >= history)
-
-
-def split_codes(n_windows: int, test_fraction: float, val_fraction: float) -> np.ndarray:
-    """Split of windows in time order: 0 train, 1 validation, 2 test (each at the end)."""
-    n_test = int(test_fraction * n_windows)
-    n_val = int(val_fraction * (n_windows - n_test))
-    codes = np.zeros(n_windows, dtype=np.int8)
-    codes[n_windows - n_test - n_val : n_windows - n_test] = 1
-    codes[n_windows - n_test :] = 2
-    return codes
-
-
-def window_region(values: np.ndarray, timestamps: np.ndarray, params: WindowParams):
-    """Scale one region and index its windows.
-
-    Returns the scaled float32 values, label rows, split codes and the fitted scaler, or None
-    when the region has no training window.
-    """
-    labels = label_rows(timestamps, input_spec(params).history)
-    codes = split_codes(len(labels), params.test_fraction, params.val_fraction)
-    train_labels = labels[codes == 0]
-    if len(train_labels) == 0:
-        return None
-    scaler = MinMaxScaler().fit(values[: train_labels[-1] + 1])  # the training part only
-    scaled = scaler.transform(values).astype(np.float32)
-    return scaled, labels, codes, scaler
-
-
-def build_windows(
-    frame: pd.DataFrame, params: WindowParams
-) -> tuple[Windows, dict[str, dict[str, int]]]:
-    """Window every region of the features table; return the windows and their counts per region
-    and split."""
-    features = [c for c in frame.columns if c not in NON_FEATURES]
-    series_parts, index_parts, scalers, counts = [], [], {}, {}
-    offset = 0
-    for region, rows in frame.groupby("region", sort=False):
-        rows = rows.sort_values("timestamp")
-        stamps = rows["timestamp"].to_numpy()
-        result = window_region(rows[features].to_numpy(np.float64), stamps, params)
-        if result is None:
-            log.warning(
-                "%s skipped: %d rows give no training window of %d hours",
-                region,
-                len(rows),
-                input_spec(params).history,
-            )
-            continue
-        scaled, labels, codes, scaler = result
-        series_parts.append(scaled)
-        index_parts.append(
-            pd.DataFrame(
-                {
-                    "region": region,
-                    "label_row": labels + offset,
-                    "label_time": stamps[labels],
-                    "split": np.asarray(SPLITS)[codes],
-                }
-            )
-        )
-        scalers[region] = {"min": scaler.data_min_.tolist(), "max": scaler.data_max_.tolist()}
-        counts[region] = {s: int((codes == i).sum()) for i, s in enumerate(SPLITS)}
-        offset += len(scaled)
-    if not series_parts:
-        raise PipelineError(
-            f"no region has a training window of {input_spec(params).history} hours"
-        )
-    windows = Windows(
-        np.concatenate(series_parts),
-        pd.concat(index_parts, ignore_index=True),
-        input_spec(params),
-        features,
-        scalers,
-    )
-    return windows, counts
 
 
 def main() -> None:
@@ -133,4 +34,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run_stage(main)
+    run_command(main)

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from loadforecast.config import IngestParams, WindowParams
+
 
 def load_series(start: str, hours: int, seed: int = 0, base: float = 1000.0) -> pd.Series:
     """Hourly load with daily and weekly cycles and a little noise, indexed by local time."""
@@ -56,6 +58,45 @@ def regions_frame(
                     "timestamp": series.index,
                     "load_mw": series.to_numpy(),
                     "hour": series.index.hour,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def window_params(
+    lookback: int,
+    test_fraction: float = 0.1,
+    val_fraction: float = 0.0,
+    lags: tuple[int, ...] = (),
+    future_calendar: bool = False,
+    min_history: int = 0,
+) -> WindowParams:
+    """The window section, by position as the study's tests read best; the rest as given."""
+    return WindowParams(
+        lookback=lookback,
+        test_fraction=test_fraction,
+        val_fraction=val_fraction,
+        lags=list(lags),
+        future_calendar=future_calendar,
+        min_history=min_history,
+    )
+
+
+POLICY = IngestParams(duplicates="mean", max_fill_hours=3, outlier_ratio=0.5)
+
+
+def readings(regions: tuple[str, ...] = ("AAA", "BBB")) -> pd.DataFrame:
+    """Regions' cleaned hourly loads (45 days into a Christmas), as ingest stores them (float32)."""
+    frames = []
+    for i, region in enumerate(regions):
+        series = load_series("2018-11-12", 24 * 45, seed=i, base=1000.0 * (i + 1))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "region": region,
+                    "timestamp": series.index,
+                    "load_mw": series.to_numpy(np.float32),
                 }
             )
         )

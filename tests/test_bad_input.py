@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from loadforecast.data import read_region_csv
+from loadforecast.errors import LoadForecastError
 from stages.acquire import acquire
-from stages.errors import PipelineError
-from stages.ingest import read_region_csv
 from stages.params import DataParams
 from tests.synthetic import load_series, raw_frame, write_region_csv
 
@@ -36,37 +36,37 @@ def test_gzip_files_are_read(tmp_path):
 def test_truncated_gzip_is_refused(tmp_path):
     path = tmp_path / "XX_hourly.csv.gz"
     path.write_bytes(gzip.compress(csv_text(hours=2000).encode())[:500])
-    with pytest.raises(PipelineError, match="unreadable gzip"):
+    with pytest.raises(LoadForecastError, match="unreadable gzip"):
         read_region_csv(path, "XX")
 
 
 def test_binary_file_is_refused(tmp_path):
     path = tmp_path / "XX_hourly.csv"
     path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe")
-    with pytest.raises(PipelineError, match="not UTF-8 text"):
+    with pytest.raises(LoadForecastError, match="not UTF-8 text"):
         read_region_csv(path, "XX")
 
 
 def test_row_with_extra_fields_names_its_line(tmp_path):
     path = tmp_path / "XX_hourly.csv"
     path.write_text("Datetime,XX_MW\n2018-01-01 00:00:00,1.0\n2018-01-01 01:00:00,2.0,9\n")
-    with pytest.raises(PipelineError, match="line 3"):
+    with pytest.raises(LoadForecastError, match="line 3"):
         read_region_csv(path, "XX")
 
 
 def test_directory_without_region_files_gives_both_ways_to_get_the_data(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    params = DataParams(source_dir=None, kaggle_dataset="owner/none", regions=("AEP",))
-    with pytest.raises(PipelineError, match=r"data\.source_dir") as err:
+    params = DataParams(source_dir=None, kaggle_dataset="owner/none", regions=["AEP"])
+    with pytest.raises(LoadForecastError, match=r"data\.source_dir") as err:
         acquire(params, tmp_path / "raw", tmp_path)
     assert "kagglehub" in str(err.value) and "AEP_hourly.csv" in str(err.value)
 
 
 def test_regions_naming_an_absent_file_are_named(tmp_path):
     write_region_csv(tmp_path / "src", "AAA", load_series("2018-01-01", 10))
-    params = DataParams(source_dir="src", kaggle_dataset="x/y", regions=("AAA", "ZZZ"))
-    with pytest.raises(PipelineError, match="ZZZ"):
+    params = DataParams(source_dir="src", kaggle_dataset="x/y", regions=["AAA", "ZZZ"])
+    with pytest.raises(LoadForecastError, match="ZZZ"):
         acquire(params, tmp_path / "raw", tmp_path)
     assert not (tmp_path / "raw" / "ZZZ_hourly.csv").exists()
 

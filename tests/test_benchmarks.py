@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,18 +16,7 @@ from tests.synthetic import load_series, write_region_csv
 REPO = Path(__file__).resolve().parents[1]
 
 
-def benchmark(*args: str, module: str = "benchmarks.training") -> subprocess.CompletedProcess:
-    """Run a benchmark's command on the CPU, as its docstring shows."""
-    return subprocess.run(
-        [sys.executable, "-m", module, "--device", "cpu", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
-def test_training_benchmark_reports_both_loops_and_the_spread_over_seeds(tmp_path):
+def test_training_benchmark_reports_both_loops_and_the_spread_over_seeds(benchmark, tmp_path):
     data = tmp_path / "raw"
     for i, region in enumerate(("AAA", "BBB")):
         write_region_csv(data, region, load_series("2018-01-01", 24 * 50, seed=i), seed=i)
@@ -61,7 +49,7 @@ def test_training_benchmark_reports_both_loops_and_the_spread_over_seeds(tmp_pat
     assert report["device"] == "cpu" and report["torch"] == __import__("torch").__version__
 
 
-def test_training_benchmark_names_a_missing_region_file(tmp_path):
+def test_training_benchmark_names_a_missing_region_file(benchmark, tmp_path):
     done = benchmark("--data-dir", str(tmp_path), "--regions", "AAA")
     assert done.returncode == 1
     assert f"{tmp_path}: no AAA_hourly.csv" in done.stderr
@@ -80,7 +68,7 @@ def test_full_epochs_are_summed_as_measured():
 
 
 def test_one_seed_has_no_spread():
-    assert spread([2.0]) == {"mean": 2.0, "std": None}
+    assert spread([2.0]) == {"mean": 2.0, "std": 0.0}
     assert spread([1.0, 3.0]) == {"mean": 2.0, "std": pytest.approx(math.sqrt(2))}
 
 
@@ -92,7 +80,7 @@ def test_recorded_command_leaves_out_absolute_paths(monkeypatch):
     )
 
 
-def test_time_to_accuracy_benchmark_runs_both_objectives_on_the_same_windows(tmp_path):
+def test_time_to_accuracy_benchmark_runs_both_objectives_on_the_same_windows(benchmark, tmp_path):
     data = tmp_path / "raw"
     for i, region in enumerate(("AAA", "BBB")):
         write_region_csv(data, region, load_series("2018-01-01", 24 * 60, seed=i), seed=i)

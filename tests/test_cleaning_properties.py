@@ -7,8 +7,8 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stages.ingest import clean_series
-from stages.params import IngestParams
+from loadforecast.cleaning import clean_series
+from loadforecast.config import IngestParams
 
 POLICY = IngestParams(duplicates="mean", max_fill_hours=3, outlier_ratio=0.5)
 

@@ -8,16 +8,16 @@ import pandas as pd
 import pytest
 import torch
 
-from stages import dayahead
-from stages.baselines import fit_baselines, one_hour
-from stages.batches import LOAD_COLUMN
-from stages.model import predict
-from tests.test_forecaster import readings, tiny_forecaster
+from loadforecast import dayahead
+from loadforecast.baselines import fit_baselines, one_hour
+from loadforecast.model import predict
+from loadforecast.scaling import LOAD_COLUMN
+from tests.synthetic import readings
 
 
 @pytest.fixture(scope="module")
-def setup():
-    windows, models, forecasts = tiny_forecaster()
+def setup(trained):
+    windows, models, forecasts = trained
     test = windows.split("test")
     return windows, models, forecasts, dayahead.midnight_origins(windows, test), test
 

@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from benchmarks.processes import train_stage
-from stages.batches import save_windows
-from stages.files import read_json
-from stages.params import WindowParams
-from stages.window import build_windows
-from tests.synthetic import regions_frame
-from tests.test_benchmarks import benchmark
+from loadforecast.files import read_json
+from loadforecast.forecaster import Forecaster
+from loadforecast.windows import build_windows, save_windows
+from tests.synthetic import regions_frame, window_params
 from tests.tiny_project import TINY
+
+pytestmark = pytest.mark.slow
 
 SEEDS = [3, 4]
 
@@ -24,7 +24,7 @@ SEEDS = [3, 4]
 def write_windows(directory: Path) -> None:
     """Two small regions' windows, as the window stage writes them."""
     frame = regions_frame(("AAA", "BBB"), 24 * 25, stagger=5)
-    windows, _ = build_windows(frame, WindowParams(24, 0.1, 0.2, (24,), True, 24))
+    windows, _ = build_windows(frame, window_params(24, 0.1, 0.2, (24,), True, 24))
     directory.mkdir()
     save_windows(windows, directory)
 
@@ -64,10 +64,10 @@ def test_two_processes_follow_the_single_process_loss_curve(
             assert one["train_labels"] == two["train_labels"]
             for key in ("train_loss", "val_loss", "lr"):
                 assert two[key] == pytest.approx(one[key], rel=1e-4), (seed, one, two)
-    models = [torch.load(d / "gru.pt", weights_only=True)["models"] for d in (alone, shared)]
+    models = [Forecaster.load(d / "gru.pt").states for d in (alone, shared)]
     for one, two in zip(*models, strict=True):
-        for name, weights in one["state_dict"].items():
-            torch.testing.assert_close(two["state_dict"][name], weights, rtol=1e-4, atol=1e-5)
+        for name, weights in one.items():
+            torch.testing.assert_close(two[name], weights, rtol=1e-4, atol=1e-5)
 
 
 def test_only_the_leader_logs_and_writes(runs: dict[tuple[int, int], Path]) -> None:
@@ -89,7 +89,9 @@ def test_only_the_leader_logs_and_writes(runs: dict[tuple[int, int], Path]) -> N
     ]
 
 
-def test_the_benchmark_times_both(runs: dict[tuple[int, int], Path], tmp_path: Path) -> None:
+def test_the_benchmark_times_both(
+    runs: dict[tuple[int, int], Path], tmp_path: Path, benchmark
+) -> None:
     windows = runs[1, 7].parent / "windows"
     output = tmp_path / "processes.json"
     done = benchmark(

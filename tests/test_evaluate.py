@@ -1,23 +1,26 @@
-"""Evaluate: baselines on the same windows as the models, scores over seeds, and checkpoints
-that must match the windows they are evaluated on."""
+"""Evaluate: baselines on the same windows as the models, scores over seeds, and forecasters
+that must match the windows they are evaluated on (layout and scalers)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-from stages.baselines import fit_baselines, one_hour
-from stages.batches import LOAD_COLUMN, InputSpec, Windows
-from stages.errors import PipelineError
-from stages.evaluate import load_models, over_seeds
-from stages.params import WindowParams
-from stages.window import build_windows
-from tests.synthetic import regions_frame
+from loadforecast.baselines import fit_baselines, one_hour
+from loadforecast.config import FeaturesParams
+from loadforecast.errors import LoadForecastError
+from loadforecast.forecaster import Recipe
+from loadforecast.metrics import over_seeds
+from loadforecast.model import ModelConfig
+from loadforecast.scaling import LOAD_COLUMN
+from loadforecast.windows import InputSpec, Windows, build_windows
+from tests.synthetic import POLICY, regions_frame, window_params
+
+CALENDAR = FeaturesParams(cyclic=False, holidays=False)
 
 
 def windows_of(spec: InputSpec, hours: int = 24 * 60, regions=("AAA", "BBB")) -> Windows:
-    params = WindowParams(spec.lookback, 0.1, 0.1, spec.lags, spec.future_calendar)
+    params = window_params(spec.lookback, 0.1, 0.1, spec.lags, spec.future_calendar)
     windows, _ = build_windows(regions_frame(regions, hours, grow=True), params)
     assert windows.spec == spec
     return windows
@@ -56,16 +59,24 @@ def test_scores_over_seeds_give_mean_and_sample_spread():
     assert over_seeds([{"smape": 1.5}]) == {"smape": 1.5, "smape_std": 0.0}
 
 
-def test_a_checkpoint_from_other_windows_is_refused(tmp_path):
+def recipe_for(windows: Windows) -> Recipe:
+    config = ModelConfig("gru", len(windows.spec.channels(windows.features)), 4, 1, 0.0)
+    return Recipe.for_windows("gru", config, windows, POLICY, CALENDAR)
+
+
+def test_a_forecaster_checks_the_windows_it_is_evaluated_on():
     trained_on = windows_of(InputSpec(24, lags=(168,), future_calendar=True))
-    checkpoint = {
-        "config": {"cell": "gru", "input_size": 3, "hidden_size": 4, "num_layers": 1},
-        "spec": {"lookback": 24, "lags": [168], "future_calendar": True},
-        "features": trained_on.features,
-        "models": [],
-    }
-    path = tmp_path / "gru.pt"
-    torch.save(checkpoint, path)
-    assert load_models(path, trained_on, torch.device("cpu")) == ("gru", [], None)
-    with pytest.raises(PipelineError, match=r"gru\.pt: trained on windows .*rerun train"):
-        load_models(path, windows_of(InputSpec(24)), torch.device("cpu"))
+    recipe_for(trained_on).check_windows(trained_on, "gru.pt")  # its own: accepted
+    with pytest.raises(LoadForecastError, match=r"gru\.pt: trained on windows .*rerun train"):
+        recipe_for(trained_on).check_windows(windows_of(InputSpec(24)), "gru.pt")
+
+
+def test_a_forecaster_refuses_windows_scaled_otherwise():
+    """The same layout re-windowed with another split refits the scalers: refused."""
+    spec = InputSpec(24, lags=(168,), future_calendar=True)
+    trained_on = windows_of(spec)
+    params = window_params(spec.lookback, 0.5, 0.3, spec.lags, spec.future_calendar)
+    rescaled, _ = build_windows(regions_frame(("AAA", "BBB"), 24 * 60, grow=True), params)
+    assert rescaled.spec == spec and rescaled.scalers != trained_on.scalers
+    with pytest.raises(LoadForecastError, match="scaled otherwise"):
+        recipe_for(trained_on).check_windows(rescaled, "gru.pt")

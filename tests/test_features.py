@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stages.features import add_time_features
+from loadforecast.calendar import add_time_features
 
 
 def frame(*stamps: str) -> pd.DataFrame:

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from stages.files import atomic_path, user_repo_root
+from loadforecast.files import atomic_path
+from stages.repo import user_repo_root
 
 
 def test_experiment_copies_resolve_to_the_user_repository(tmp_path):

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from stages.errors import PipelineError
-from stages.forecast import read_readings, region_of
+from loadforecast.data import read_readings, region_of
+from loadforecast.errors import LoadForecastError
 from tests.synthetic import load_series, write_region_csv
 
 
@@ -37,14 +37,14 @@ def test_each_raw_file_gives_its_regions_readings(tmp_path: Path) -> None:
 def test_a_file_not_in_the_raw_format_is_named(tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "AEP_hourly.csv"
     path.write_text(content)
-    with pytest.raises(PipelineError, match=message):
+    with pytest.raises(LoadForecastError, match=message):
         read_readings([path])
 
 
 def test_a_missing_or_unreadable_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(PipelineError, match=r"no such file"):
+    with pytest.raises(LoadForecastError, match=r"no such file"):
         region_of(tmp_path / "missing.csv")
     broken = tmp_path / "AEP_hourly.csv.gz"
     broken.write_bytes(gzip.compress(b"Datetime,AEP_MW\n2018-01-01 00:00:00,1\n")[:20])
-    with pytest.raises(PipelineError, match=r"AEP_hourly.csv.gz"):
+    with pytest.raises(LoadForecastError, match=r"AEP_hourly.csv.gz"):
         read_readings([broken])

@@ -8,57 +8,14 @@ import pandas as pd
 import pytest
 import torch
 
-from stages.batches import Windows
-from stages.errors import PipelineError
-from stages.features import add_time_features
-from stages.forecaster import Forecasts, Recipe, check_readings, model_rows
-from stages.metrics import predictions_frame
-from stages.model import ModelConfig, RNNForecaster, predict
-from stages.params import FeaturesParams, IngestParams, WindowParams
-from stages.window import build_windows
-from tests.synthetic import load_series
+from loadforecast.config import FeaturesParams
+from loadforecast.errors import LoadForecastError
+from loadforecast.forecaster import check_readings, model_rows
+from loadforecast.metrics import predictions_frame
+from loadforecast.model import predict
+from tests.synthetic import load_series, readings
 
-REGIONS = ("AAA", "BBB")
-INGEST = IngestParams(duplicates="mean", max_fill_hours=3, outlier_ratio=0.5)
 CALENDAR = FeaturesParams(cyclic=True, holidays=True)
-
-
-def readings() -> pd.DataFrame:
-    """Two regions' cleaned hourly loads, as ingest stores them (float32 MW)."""
-    frames = []
-    for i, region in enumerate(REGIONS):
-        series = load_series("2018-11-12", 24 * 45, seed=i, base=1000.0 * (i + 1))
-        frames.append(
-            pd.DataFrame(
-                {
-                    "region": region,
-                    "timestamp": series.index,
-                    "load_mw": series.to_numpy(np.float32),
-                }
-            )
-        )
-    return pd.concat(frames, ignore_index=True)
-
-
-def tiny_forecaster() -> tuple[Windows, list[RNNForecaster], Forecasts]:
-    """Windows of the generated readings, two untrained seeds, and their forecaster."""
-    frame = add_time_features(readings(), CALENDAR.cyclic, CALENDAR.holidays)
-    windows, _ = build_windows(frame, WindowParams(24, 0.1, 0.1, (24, 168), True, 168))
-    config = ModelConfig("gru", len(windows.spec.channels(windows.features)), 8, 2, 0.0, "delta")
-    models = []
-    for seed in (1, 2):
-        torch.manual_seed(seed)
-        models.append(RNNForecaster(config).eval())
-    recipe = Recipe(
-        "gru", config, windows.spec, windows.features, windows.scalers, INGEST, CALENDAR
-    )
-    forecasts = Forecasts(recipe, [m.state_dict() for m in models], torch.device("cpu"))
-    return windows, models, forecasts
-
-
-@pytest.fixture(scope="module")
-def trained() -> tuple[Windows, list[RNNForecaster], Forecasts]:
-    return tiny_forecaster()
 
 
 def test_forecasts_equal_evaluate_for_the_same_windows(trained) -> None:
@@ -76,7 +33,7 @@ def test_forecasts_equal_evaluate_for_the_same_windows(trained) -> None:
         assert row["timestamp"] == window["label_time"]
         assert row["forecast_mw"] == pytest.approx(window["gru"], rel=1e-6)
         assert row["model"] == "gru"
-    assert set(got["region"]) == set(REGIONS)
+    assert set(got["region"]) == {"AAA", "BBB"}
 
 
 def last_hours(hours: int, region: str = "AAA") -> pd.DataFrame:
@@ -104,7 +61,7 @@ def last_hours(hours: int, region: str = "AAA") -> pd.DataFrame:
     ],
 )
 def test_bad_readings_get_one_clear_error(trained, frame: pd.DataFrame, message: str) -> None:
-    with pytest.raises(PipelineError, match=message):
+    with pytest.raises(LoadForecastError, match=message):
         trained[2].forecast(frame)
 
 
@@ -166,5 +123,5 @@ def test_readings_with_offsets_across_a_daylight_saving_change_are_eastern_time(
 
 @pytest.mark.parametrize("hours", [0, 169, 2.5])
 def test_hours_out_of_range_are_refused(trained, hours) -> None:
-    with pytest.raises(PipelineError, match=r"hours = .*: forecast between 1 and 168 hours"):
+    with pytest.raises(LoadForecastError, match=r"hours = .*: forecast between 1 and 168 hours"):
         trained[2].forecast(last_hours(300), hours=hours)

@@ -2,9 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stages.errors import PipelineError
-from stages.ingest import clean_series, ingest, read_region_csv
-from stages.params import IngestParams
+from loadforecast.cleaning import clean_series
+from loadforecast.config import IngestParams
+from loadforecast.data import read_region_csv, read_regions
+from loadforecast.errors import LoadForecastError
 from tests.synthetic import load_series, raw_frame, write_region_csv
 
 POLICY = IngestParams(duplicates="mean", max_fill_hours=3, outlier_ratio=0.5)
@@ -64,7 +65,7 @@ def test_implausible_readings_are_flagged_and_filled_like_a_gap():
 def test_ingest_reads_each_region_into_one_tidy_table(tmp_path):
     write_region_csv(tmp_path, "AAA", load_series("2018-01-01", 30))
     write_region_csv(tmp_path, "BBB", load_series("2018-02-01", 20, seed=1))
-    table, report = ingest(tmp_path, ("AAA", "BBB"), POLICY)
+    table, report = read_regions(tmp_path, ("AAA", "BBB"), POLICY)
     assert list(table.columns) == ["region", "timestamp", "load_mw"]
     assert table.groupby("region").size().to_dict() == {"AAA": 30, "BBB": 20}
     assert table.groupby("region")["timestamp"].is_monotonic_increasing.all()
@@ -98,7 +99,7 @@ def write_text(tmp_path, text: str, name: str = "XX_hourly.csv"):
 )
 def test_malformed_files_are_refused_by_file_and_line(tmp_path, text, message):
     path = write_text(tmp_path, text)
-    with pytest.raises(PipelineError, match=message) as err:
+    with pytest.raises(LoadForecastError, match=message) as err:
         read_region_csv(path, "XX")
     assert str(path) in str(err.value)
 
@@ -111,12 +112,12 @@ def test_csv_quirks_are_read(tmp_path):
 
 
 def test_missing_region_file_is_named(tmp_path):
-    with pytest.raises(PipelineError, match=r"no ZZ_hourly\.csv"):
-        ingest(tmp_path, ("ZZ",), POLICY)
+    with pytest.raises(LoadForecastError, match=r"no ZZ_hourly\.csv"):
+        read_regions(tmp_path, ("ZZ",), POLICY)
 
 
 def test_fast_and_careful_readers_agree_on_a_well_formed_file(tmp_path):
-    from stages.ingest import _read_and_diagnose, _read_strict
+    from loadforecast.data import _read_and_diagnose, _read_strict
 
     path = write_region_csv(tmp_path, "XX", load_series("2018-01-01", 100))
     fast, careful = _read_strict(path, "XX"), _read_and_diagnose(path, "XX")

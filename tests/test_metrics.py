@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from stages.metrics import forecast_metrics, smape, smape_study_formula
+from loadforecast.metrics import forecast_metrics, smape, smape_study_formula
 
 
 def test_smape_against_hand_computed_values():

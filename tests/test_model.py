@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from stages.errors import PipelineError
-from stages.model import ModelConfig, RNNForecaster, select_device
+from loadforecast.errors import LoadForecastError
+from loadforecast.model import ModelConfig, RNNForecaster, select_device
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
@@ -33,5 +33,5 @@ def test_device_selection():
     assert select_device("cpu").type == "cpu"
     assert select_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     if not torch.cuda.is_available():
-        with pytest.raises(PipelineError, match=r"train\.device"):
+        with pytest.raises(LoadForecastError, match=r"train\.device"):
             select_device("cuda")

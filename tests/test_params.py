@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stages.params import ParamsError, load_params, parse_params
+from loadforecast.config import ConfigError
+from stages.params import load_params, parse_params
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -25,14 +26,49 @@ def test_defaults_keep_the_studys_data_and_split_and_train_on_every_hour():
 def test_unknown_key_is_named():
     raw = raw_params()
     raw["train"]["learning_rate"] = 0.1
-    with pytest.raises(ParamsError, match=r"unknown \[.learning_rate.\]"):
+    with pytest.raises(
+        ConfigError, match=r"^params\.yaml: train\.learning_rate is not a known key"
+    ):
+        parse_params(raw)
+
+
+def test_a_missing_key_is_named_and_has_no_default():
+    raw = raw_params()
+    del raw["ingest"]["max_fill_hours"]
+    with pytest.raises(ConfigError, match=r"^params\.yaml: ingest\.max_fill_hours is missing$"):
+        parse_params(raw)
+
+
+def test_a_value_of_the_wrong_kind_is_refused_not_coerced():
+    raw = raw_params()
+    raw["train"]["epochs"] = "32"
+    raw["features"]["cyclic"] = 1
+    with pytest.raises(ConfigError) as err:
+        parse_params(raw)
+    assert str(err.value).splitlines() == [
+        "params.yaml: features.cyclic = 1: input should be a valid boolean",
+        "params.yaml: train.epochs = '32': input should be a valid integer",
+    ]
+
+
+def test_a_choice_lists_what_is_allowed():
+    raw = raw_params()
+    raw["train"]["loss"] = "huber"
+    with pytest.raises(ConfigError, match=r"train\.loss = 'huber': input should be 'mse' or 'l1'"):
+        parse_params(raw)
+
+
+def test_burn_in_must_end_within_the_chunk():
+    raw = raw_params()
+    raw["train"]["burn_in_hours"] = raw["train"]["chunk_hours"]
+    with pytest.raises(ConfigError, match=r"train\.burn_in_hours = 256: expected below"):
         parse_params(raw)
 
 
 def test_out_of_range_value_is_named():
     raw = raw_params()
     raw["window"]["test_fraction"] = 1.5
-    with pytest.raises(ParamsError, match=r"window\.test_fraction = 1\.5"):
+    with pytest.raises(ConfigError, match=r"window\.test_fraction = 1\.5"):
         parse_params(raw)
 
 
@@ -46,7 +82,7 @@ def test_study_preset_restores_the_studys_configuration():
         90,
         0.1,
         0.0,
-        (),
+        [],
         False,
     )
     t = params.train
@@ -65,5 +101,5 @@ def test_study_preset_restores_the_studys_configuration():
 def test_unknown_baseline_is_named():
     raw = raw_params()
     raw["evaluate"]["baselines"] = ["persistence", "prophet"]
-    with pytest.raises(ParamsError, match=r"evaluate\.baselines = \['prophet'\]"):
+    with pytest.raises(ConfigError, match=r"evaluate\.baselines\[1\] = 'prophet': input should be"):
         parse_params(raw)

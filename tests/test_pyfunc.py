@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
 
-from stages import pyfunc
-from stages.errors import PipelineError
-from stages.forecaster import recent_readings
-from stages.registry import register_challenger
-from tests.test_forecaster import readings, tiny_forecaster
+from loadforecast.errors import LoadForecastError
+from loadforecast.forecaster import recent_readings
+from loadforecast.tracking import pyfunc
+from loadforecast.tracking.registry import register_challenger
+from tests.synthetic import readings
 from tests.tiny_project import tracking_store
 
 # Loads a model with this repository hidden: no editable install, not the working directory.
@@ -27,23 +27,24 @@ sys.path = [p for p in sys.path if p not in ("", {repo!r})]
 import mlflow, pandas as pd
 model = mlflow.pyfunc.load_model(sys.argv[1])
 pd.read_parquet(sys.argv[2]).pipe(model.predict).to_parquet(sys.argv[3])
-print(sys.modules["stages"].__file__)
+import importlib.util
+assert "stages" not in sys.modules and importlib.util.find_spec("stages") is None
+print(sys.modules["loadforecast"].__file__)
 """
 
 
 @pytest.fixture(scope="module")
-def logged(tmp_path_factory: pytest.TempPathFactory):
+def logged(tmp_path_factory: pytest.TempPathFactory, trained):
     root = tmp_path_factory.mktemp("pyfunc")
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    windows, models, forecasts = tiny_forecaster()
-    states = [m.state_dict() for m in models]
+    windows, _, forecasts = trained
     mlflow.set_tracking_uri(uri)
     try:
         artifacts = (root / "artifacts").as_uri()
         mlflow.set_experiment(experiment_id=mlflow.create_experiment("test", artifacts))
         with mlflow.start_run() as run:
-            example = recent_readings(windows, forecasts.recipe.hours_needed)
-            info = pyfunc.log_model(forecasts.recipe, states, example)
+            example = recent_readings(windows, forecasts.recipe.spec.reach)
+            info = pyfunc.log_model(forecasts, example)
     finally:
         mlflow.set_tracking_uri(None)
     return root, uri, run.info.run_id, info, forecasts
@@ -66,7 +67,8 @@ def test_a_model_loaded_by_run_uri_without_the_repository_forecasts_the_same(log
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert Path(done.stdout.strip()).parts[-3:] == ("code", "stages", "__init__.py")
+    # the library bundled with the model, and nothing of the pipeline
+    assert Path(done.stdout.strip()).parts[-3:] == ("code", "loadforecast", "__init__.py")
     got = pd.read_parquet(root / "forecast.parquet")
     pd.testing.assert_frame_equal(got, forecasts.forecast(recent), check_dtype=False)
 
@@ -102,7 +104,7 @@ def test_a_run_without_a_model_is_not_registered(store):
     with mlflow.start_run() as bare:
         mlflow.log_metric("test_smape", 1.0)
     message = rf"registering pjm-load-gru from run {bare.info.run_id}"
-    with pytest.raises(PipelineError, match=message):
+    with pytest.raises(LoadForecastError, match=message):
         register_challenger("gru", bare.info.run_id)
     assert store.search_model_versions("name = 'pjm-load-gru'") == []
 

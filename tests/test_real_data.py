@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from benchmarks.study_reference import study_params
-from stages.features import add_time_features
-from stages.ingest import ingest
+from loadforecast.calendar import add_time_features
+from loadforecast.data import read_regions
+from loadforecast.windows import build_windows, split_codes
 from stages.params import load_params
-from stages.window import build_windows, split_codes
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("PJM_DATA_DIR", REPO.parent / "shared" / "data" / "pjm-hourly"))
@@ -23,13 +23,16 @@ RAW_ROWS = {
     "PJM_Load": 32896,
 }  # fmt: skip
 
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"no real data in {DATA}")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not DATA.is_dir(), reason=f"no real data in {DATA}"),
+]
 
 
 @pytest.fixture(scope="module")
 def ingested():
     params = study_params(REPO / "params.yaml")  # the study's windows
-    return ingest(DATA, params.data.regions, params.ingest), params
+    return read_regions(DATA, params.data.regions, params.ingest), params
 
 
 def test_ingest_reads_every_row_of_every_region(ingested):

@@ -4,20 +4,19 @@ ours is fitted on the training part, the study's on the whole series)."""
 import numpy as np
 
 from benchmarks.study_reference import study_preprocess
-from stages.batches import LOAD_COLUMN
-from stages.features import add_time_features
-from stages.ingest import ingest
-from stages.params import IngestParams, WindowParams
-from stages.window import build_windows
-from tests.synthetic import load_series, write_region_csv
+from loadforecast.calendar import add_time_features
+from loadforecast.data import read_regions
+from loadforecast.scaling import LOAD_COLUMN
+from loadforecast.windows import build_windows
+from tests.synthetic import POLICY, load_series, window_params, write_region_csv
 
 
 def test_same_windows_and_labels_as_the_study(tmp_path):
     path = write_region_csv(tmp_path, "XX", load_series("2018-01-01", 300))
     train_x, train_y, test_x, test_y, scalers = study_preprocess([path], lookback=90)
 
-    table, _ = ingest(tmp_path, ("XX",), IngestParams("mean", 3, 0.5))
-    windows, counts = build_windows(add_time_features(table, False), WindowParams(90, 0.1, 0.0))
+    table, _ = read_regions(tmp_path, ("XX",), POLICY)
+    windows, counts = build_windows(add_time_features(table, False), window_params(90, 0.1, 0.0))
     assert counts["XX"] == {"train": len(train_x), "val": 0, "test": len(test_x[path.name])}
 
     study_labels = scalers[path.name].inverse_transform(np.vstack([train_y, test_y[path.name]]))

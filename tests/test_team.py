@@ -20,7 +20,7 @@ import pytest
 from benchmarks.servers import free_port, mlflow_server
 from tests.tiny_project import SEEDS, commit, dvc, make_project, run
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 CELLS = ("gru", "lstm")
 QUEUED = {"lr-low": "0.002", "lr-high": "0.01"}

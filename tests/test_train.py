@@ -10,13 +10,19 @@ import pandas as pd
 import pytest
 import torch
 
-from stages.batches import InputSpec, Windows, chunk_ends, gather, gather_chunks
-from stages.errors import PipelineError
-from stages.model import ModelConfig, RNNForecaster
-from stages.params import TrainParams, WindowParams
-from stages.train import Sequences, best_record, mean_loss, train_model
-from stages.window import build_windows
-from tests.synthetic import load_series
+from loadforecast.config import TrainParams
+from loadforecast.errors import LoadForecastError
+from loadforecast.model import ModelConfig, RNNForecaster
+from loadforecast.training import Sequences, best_record, mean_loss, train_model
+from loadforecast.windows import (
+    InputSpec,
+    Windows,
+    build_windows,
+    chunk_ends,
+    gather,
+    gather_chunks,
+)
+from tests.synthetic import load_series, window_params
 
 PARAMS = TrainParams(
     objective="window",
@@ -37,6 +43,7 @@ PARAMS = TrainParams(
     max_labels_per_epoch=0,
     precision="fp32",
     device="cpu",
+    processes=1,
 )
 
 
@@ -51,8 +58,8 @@ def small_windows(val_fraction: float = 0.2) -> Windows:
         }
     )
     spec = InputSpec(lookback=12, lags=(24,), future_calendar=True)
-    window_params = WindowParams(12, 0.1, val_fraction, spec.lags, spec.future_calendar)
-    windows, _ = build_windows(frame, window_params)
+    section = window_params(12, 0.1, val_fraction, spec.lags, spec.future_calendar)
+    windows, _ = build_windows(frame, section)
     assert windows.spec == spec
     return windows
 
@@ -62,7 +69,7 @@ def config(windows: Windows, target: str = "delta") -> ModelConfig:
     return ModelConfig("gru", len(channels), hidden_size=8, num_layers=1, target=target)
 
 
-EVERY_HOUR = replace(PARAMS, objective="every_hour", batch_size=4)
+EVERY_HOUR = PARAMS.changed(objective="every_hour", batch_size=4)
 
 
 @pytest.mark.parametrize("params", [PARAMS, EVERY_HOUR], ids=["window", "every_hour"])
@@ -148,7 +155,7 @@ def test_every_hour_training_learns_and_returns_the_window_model():
 @pytest.mark.parametrize("loss", ["mse", "l1"])
 def test_the_loss_averages_the_errors_of_the_scored_hours_only(loss):
     windows = small_windows()
-    params = replace(EVERY_HOUR, loss=loss)
+    params = EVERY_HOUR.changed(loss=loss)
     series, ends = torch.from_numpy(windows.series), torch.tensor([300, 340])
     model = RNNForecaster(config(windows)).eval()
     inputs, labels = gather_chunks(series, ends, windows.spec, params.chunk_hours)
@@ -162,14 +169,14 @@ def test_the_loss_averages_the_errors_of_the_scored_hours_only(loss):
 def test_chunks_must_cover_the_hour_evaluation_forecasts_from():
     windows = small_windows()  # lookback 12
     for chunk_hours, burn_in_hours in ((48, 12), (11, 2)):
-        params = replace(EVERY_HOUR, chunk_hours=chunk_hours, burn_in_hours=burn_in_hours)
-        with pytest.raises(PipelineError, match="burn_in_hours < lookback <= chunk_hours"):
+        params = EVERY_HOUR.changed(chunk_hours=chunk_hours, burn_in_hours=burn_in_hours)
+        with pytest.raises(LoadForecastError, match="burn_in_hours < lookback <= chunk_hours"):
             train_model(windows, config(windows), params, 0, torch.device("cpu"))
 
 
 def test_the_returned_model_is_the_best_epoch_on_validation():
     windows = small_windows()
-    params = replace(PARAMS, epochs=4, lr=0.05, lr_schedule="constant")
+    params = PARAMS.changed(epochs=4, lr=0.05, lr_schedule="constant")
     model, history = train_model(windows, config(windows), params, 1, torch.device("cpu"))
     series = torch.from_numpy(windows.series)
     best = best_record(history)
@@ -180,7 +187,7 @@ def test_the_returned_model_is_the_best_epoch_on_validation():
 
 def test_patience_stops_when_validation_stops_improving():
     windows = small_windows()
-    params = replace(PARAMS, epochs=6, lr=1e-12, patience=2, lr_schedule="constant")
+    params = PARAMS.changed(epochs=6, lr=1e-12, patience=2, lr_schedule="constant")
     _, history = train_model(windows, config(windows), params, 0, torch.device("cpu"))
     assert len(history) < 6
 
@@ -195,7 +202,7 @@ def test_without_validation_the_last_epoch_is_kept():
 @pytest.mark.parametrize("schedule", ["cosine", "one_cycle"])
 def test_schedules_end_near_zero_and_bf16_trains(params, schedule):
     windows = small_windows()
-    params = replace(params, precision="bf16", lr_schedule=schedule)
+    params = params.changed(precision="bf16", lr_schedule=schedule)
     _, history = train_model(windows, config(windows), params, 0, torch.device("cpu"))
     assert history[-1]["lr"] < 0.01 * params.lr
     assert history[0]["lr"] > 0 and np.isfinite(history[-1]["val_loss"])
@@ -203,9 +210,9 @@ def test_schedules_end_near_zero_and_bf16_trains(params, schedule):
 
 def test_a_delta_model_starts_from_persistence():
     windows = small_windows()
-    model = train_model(
-        windows, config(windows), replace(PARAMS, epochs=1), 0, torch.device("cpu")
-    )[0]
+    model = train_model(windows, config(windows), PARAMS.changed(epochs=1), 0, torch.device("cpu"))[
+        0
+    ]
     torch.nn.init.zeros_(model.head.weight)
     torch.nn.init.zeros_(model.head.bias)
     inputs, _ = gather(torch.from_numpy(windows.series), torch.tensor([100, 200]), windows.spec)

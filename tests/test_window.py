@@ -3,10 +3,18 @@ import pandas as pd
 import pytest
 import torch
 
-from stages.batches import InputSpec, gather, load_windows, save_windows
-from stages.errors import PipelineError
-from stages.params import WindowParams
-from stages.window import build_windows, label_rows, split_codes, window_region
+from loadforecast.errors import LoadForecastError
+from loadforecast.windows import (
+    InputSpec,
+    build_windows,
+    gather,
+    label_rows,
+    load_windows,
+    save_windows,
+    split_codes,
+    window_region,
+)
+from tests.synthetic import window_params
 
 
 def hours(*spans: tuple[str, int]) -> np.ndarray:
@@ -35,9 +43,10 @@ def test_scaler_sees_only_the_training_part():
     values = np.arange(n, dtype=np.float64)[:, None]
     values[-5:] = 1e6  # only in the test part
     stamps = hours(("2018-01-01", n))
-    scaled, labels, codes, scaler = window_region(values, stamps, WindowParams(lookback, 0.25, 0.0))
+    section = window_params(lookback, 0.25, 0.0)
+    scaled, labels, codes, scaler = window_region(values, stamps, section)
     last_train_label = labels[codes == 0][-1]
-    assert scaler.data_max_[0] == last_train_label  # values[i] == i in the training part
+    assert scaler["max"][0] == last_train_label  # values[i] == i in the training part
     assert scaled[: last_train_label + 1].max() == pytest.approx(1.0)
     assert scaled[-1, 0] > 1.0  # test values may leave [0, 1]: they were not seen
 
@@ -72,10 +81,10 @@ def test_validation_part_is_not_seen_by_the_scaler():
     n = 40
     values = np.arange(n, dtype=np.float64)[:, None]
     _, labels, codes, scaler = window_region(
-        values, hours(("2018-01-01", n)), WindowParams(4, 0.25, 0.2)
+        values, hours(("2018-01-01", n)), window_params(4, 0.25, 0.2)
     )
     assert (codes == 1).sum() == 5 and codes.tolist() == sorted(codes.tolist())
-    assert scaler.data_max_[0] == labels[codes == 0][-1] < labels[codes == 1][0]
+    assert scaler["max"][0] == labels[codes == 0][-1] < labels[codes == 1][0]
 
 
 def features_frame(region: str, n: int, start: str = "2018-01-01") -> pd.DataFrame:
@@ -92,7 +101,7 @@ def features_frame(region: str, n: int, start: str = "2018-01-01") -> pd.DataFra
 
 def test_build_windows_offsets_regions_and_skips_short_ones(caplog):
     frame = pd.concat([features_frame("A", 50), features_frame("B", 3), features_frame("C", 30)])
-    windows, counts = build_windows(frame, WindowParams(10, 0.1, 0.0))
+    windows, counts = build_windows(frame, window_params(10, 0.1, 0.0))
     assert windows.series.shape == (80, 2) and windows.series.dtype == np.float32
     assert set(counts) == {"A", "C"} and "B skipped" in caplog.text
     assert counts["A"] == {"train": 36, "val": 0, "test": 4}
@@ -102,13 +111,13 @@ def test_build_windows_offsets_regions_and_skips_short_ones(caplog):
 
 
 def test_no_window_anywhere_is_an_error():
-    with pytest.raises(PipelineError, match="no region"):
-        build_windows(features_frame("A", 5), WindowParams(10, 0.1, 0.0))
+    with pytest.raises(LoadForecastError, match="no region"):
+        build_windows(features_frame("A", 5), window_params(10, 0.1, 0.0))
 
 
 def test_saved_windows_load_back_with_their_spec(tmp_path):
     frame = features_frame("A", 300)
-    windows, _ = build_windows(frame, WindowParams(10, 0.1, 0.1, (24,), True, 48))
+    windows, _ = build_windows(frame, window_params(10, 0.1, 0.1, (24,), True, 48))
     save_windows(windows, tmp_path)
     loaded = load_windows(tmp_path)
     assert loaded.spec == InputSpec(10, (24,), True, 48)  # lags come back as a tuple

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from stages.batches import InputSpec, gather
-from stages.errors import PipelineError
+from loadforecast.errors import LoadForecastError
+from loadforecast.windows import InputSpec, gather
 
 CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
 
@@ -25,7 +25,7 @@ def select_device(name: str) -> torch.device:
     )
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise PipelineError(
+            raise LoadForecastError(
                 f"params.yaml: train.device = {name!r}, but no CUDA device is available"
             )
         torch.backends.cuda.matmul.fp32_precision = "tf32"
@@ -78,7 +78,7 @@ class RNNForecaster(nn.Module):
     def forward(self, inputs: torch.Tensor, last_hour: bool = False) -> torch.Tensor:
         """(B, L, input_size) hours -> (B, L): at each hour, the forecast of the next hour's
         scaled load; with `last_hour`, (B,): only the last hour's, with the head applied to that
-        hour only. Channel 0 of the inputs is the scaled load (see `stages.batches.gather`)."""
+        hour only. Channel 0 of the inputs is the scaled load (`loadforecast.windows.gather`)."""
         outputs, _ = self.rnn(inputs)  # (B, L, H)
         if last_hour:
             return self._forecast(outputs[:, -1], inputs[:, -1])

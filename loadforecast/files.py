@@ -1,4 +1,4 @@
-"""File helpers shared by the stages: atomic writes and the user's repository root."""
+"""Atomic writes: a failed or interrupted write leaves the previous file, and nothing partial."""
 
 from __future__ import annotations
 
@@ -9,9 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-# `dvc exp run --temp` and `dvc queue` run stages in <repo>/.dvc/tmp/exps/<tmpdir>/.
-_EXPERIMENT_COPY = (".dvc", "tmp", "exps")
 
 
 @contextmanager
@@ -50,18 +47,3 @@ def write_json(path: Path, payload: Any) -> None:
 def read_json(path: Path) -> Any:
     with Path(path).open() as f:
         return json.load(f)
-
-
-def user_repo_root(cwd: Path | None = None) -> Path:
-    """The repository the user works in, also when DVC runs the stage in an experiment's copy.
-
-    Experiments run with `--temp` or from the queue execute in a temporary copy under
-    `.dvc/tmp/exps/`, which DVC deletes afterwards; anything meant to outlive the run (the MLflow
-    store, relative data paths) must be resolved against the user's repository instead.
-    """
-    path = (cwd or Path.cwd()).resolve()
-    parts = path.parts
-    for i in range(len(parts) - len(_EXPERIMENT_COPY)):
-        if parts[i : i + len(_EXPERIMENT_COPY)] == _EXPERIMENT_COPY:
-            return Path(*parts[:i])
-    return path

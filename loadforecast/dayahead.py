@@ -19,11 +19,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from stages.baselines import Predictor
-from stages.batches import LOAD_COLUMN, Windows, chunk_ends, gather
-from stages.forecaster import feed_back
-from stages.metrics import smape
-from stages.model import RNNForecaster, autocast
+from loadforecast.baselines import Predictor
+from loadforecast.forecaster import Forecaster, feed_back, next_hour
+from loadforecast.metrics import seed_column, smape, spread
+from loadforecast.model import RNNForecaster
+from loadforecast.scaling import LOAD_COLUMN
+from loadforecast.windows import Windows, chunk_ends
 
 HOURS = 24
 
@@ -64,9 +65,7 @@ def recursive(
     """Scaled day-ahead forecasts of a model, or of several fed back their average."""
 
     def step(local: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        inputs = gather(local, rows, windows.spec)[0]
-        with autocast(local.device, precision):
-            return torch.stack([m.next_hour(inputs).float() for m in models]).mean(dim=0)
+        return next_hour(models, local, rows, windows.spec, precision)
 
     return from_origins(step, series, origins, windows.spec.history)
 
@@ -116,7 +115,7 @@ def curve_scores(by_horizon: np.ndarray) -> dict:
 
 
 def day_ahead(
-    cells: dict[str, list[tuple[int, RNNForecaster]]],
+    cells: dict[str, Forecaster],
     windows: Windows,
     test: pd.DataFrame,
     series: torch.Tensor,
@@ -130,22 +129,22 @@ def day_ahead(
         return {}
     rows = torch.tensor(origins["label_row"].to_numpy(), device=series.device)
     scaled, seed_columns = {}, {}
-    for cell, models in cells.items():
-        seed_columns[cell] = [f"{cell}_seed{seed}" for seed, _ in models]
-        for column, (_, model) in zip(seed_columns[cell], models, strict=True):
+    for cell, forecaster in cells.items():
+        seed_columns[cell] = [seed_column(cell, seed) for seed in forecaster.seeds]
+        for column, model in zip(seed_columns[cell], forecaster.models, strict=True):
             scaled[column] = recursive([model], series, rows, windows, precision)
-        scaled[cell] = recursive([m for _, m in models], series, rows, windows, precision)
+        scaled[cell] = recursive(forecaster.models, series, rows, windows, precision)
     day_baselines = baseline_days(baselines or {}, windows, origins)
     scaled |= day_baselines
     scores = score(windows, origins, scaled)
     models = {}
     for cell, columns in seed_columns.items():
         curves = np.array([scores[c]["smape_by_horizon"] for c in columns])
-        days = curves.mean(axis=1)
+        day_mean, day_std = spread(curves.mean(axis=1))
         models[cell] = {
             "smape_by_horizon": curves.mean(axis=0).tolist(),
-            "smape_day": float(days.mean()),
-            "smape_day_std": float(days.std(ddof=1)) if len(days) > 1 else 0.0,
+            "smape_day": day_mean,
+            "smape_day_std": day_std,
             "regions": {
                 region: curve_scores(
                     np.mean([scores[c]["regions"][region]["smape_by_horizon"] for c in columns], 0)

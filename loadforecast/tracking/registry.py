@@ -3,7 +3,7 @@
 Every `evaluate` registers each cell's averaged model (its run's `model`) as a new version of
 `pjm-load-<cell>`, tagged with the DVC experiment, the commit and its validation and test sMAPE,
 and points the alias `challenger` at it. Moving `champion` stays a person's decision, made on the
-validation figures (README, "Using the models").
+validation figures (`promote`, behind `loadforecast promote`).
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from stages.errors import PipelineError
+from loadforecast.errors import LoadForecastError
 
 log = logging.getLogger(__name__)
 
-CHALLENGER = "challenger"
+CHALLENGER, CHAMPION = "challenger", "champion"
 
 
 def registered_name(cell: str) -> str:
@@ -48,13 +48,13 @@ def register_challenger(cell: str, run_id: str) -> ModelVersion:
         run = client.get_run(run_id)
         version = mlflow.register_model(f"runs:/{run_id}/model", name, tags=version_tags(run))
     except MlflowException as err:
-        raise PipelineError(f"registering {name} from run {run_id}: {err.message}") from err
+        raise LoadForecastError(f"registering {name} from run {run_id}: {err.message}") from err
     try:
         client.set_registered_model_alias(name, CHALLENGER, version.version)
     except MlflowException as err:
         withdraw([version])
         message = f"registering {name} version {version.version}: {err.message}"
-        raise PipelineError(message) from err
+        raise LoadForecastError(message) from err
     return version
 
 
@@ -66,3 +66,43 @@ def withdraw(versions: list[ModelVersion]) -> None:
             client.delete_model_version(version.name, version.version)
         except MlflowException as err:
             log.error("could not delete %s version %s: %s", version.name, version.version, err)
+
+
+def data_digest(client: MlflowClient, run_id: str) -> str | None:
+    """The digest of the windows the run trained on (its logged dataset), if it logged one."""
+    inputs = client.get_run(run_id).inputs
+    digests = [d.dataset.digest for d in (inputs.dataset_inputs if inputs else [])]
+    return digests[0] if digests else None
+
+
+def promote(name: str, version: str, force: bool = False) -> list[str]:
+    """Point `champion` of registered model `name` at `version`; return what was compared.
+
+    Refuses a version trained on other data (another windows digest) than the current champion's,
+    since their validation figures are then not comparable, unless `force`.
+    """
+    client = MlflowClient()
+    try:
+        candidate = client.get_model_version(name, version)
+    except MlflowException as err:
+        raise LoadForecastError(f"{name} version {version}: {err.message}") from err
+    try:
+        current = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        current = None
+    lines = []
+    for role, entry in (("champion now", current), ("candidate", candidate)):
+        if entry is not None:
+            figure = entry.tags.get("val_smape", "unknown")
+            lines.append(f"{role}: {name} version {entry.version}, val_smape {figure}")
+    if current is not None and current.version != candidate.version and not force:
+        ours, theirs = (data_digest(client, v.run_id) for v in (candidate, current))
+        if ours != theirs:
+            raise LoadForecastError(
+                f"{name} version {version} was trained on data {ours}, the champion (version "
+                f"{current.version}) on {theirs}: their val_smape are not comparable; "
+                "promote it anyway with --force"
+            )
+    client.set_registered_model_alias(name, CHAMPION, candidate.version)
+    lines.append(f"{name}@{CHAMPION} -> version {candidate.version}")
+    return lines

@@ -3,8 +3,8 @@
     model = mlflow.pyfunc.load_model("runs:/<run id>/model")   # or models:/pjm-load-gru@champion
     model.predict(readings)   # region, timestamp, load_mw -> region, timestamp, forecast_mw, model
 
-The model directory holds the forecaster's weights and recipe (`stages.forecaster`) and this
-package's code, so loading needs no checkout of the repository and no window artefacts.
+The model directory holds the saved forecaster (`loadforecast.forecaster`) and this library's
+code, so loading needs no checkout of the repository, no pipeline and no window artefacts.
 """
 
 from __future__ import annotations
@@ -16,29 +16,29 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pyarrow
+import pydantic
 import torch
-import yaml
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.models.model import ModelInfo
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-from stages import forecaster
-from stages.errors import PipelineError
+from loadforecast.errors import LoadForecastError
+from loadforecast.forecaster import Forecaster
 
 ARTIFACT = "forecaster"
-PACKAGE = Path(__file__).resolve().parent
+LIBRARY = Path(__file__).resolve().parents[1]  # the loadforecast package
 
 
 def requirements() -> list[str]:
-    """What the model's code imports, pinned to the versions it was logged with."""
+    """What the library imports when it forecasts, pinned to the versions it was logged with."""
     return [
         f"mlflow=={mlflow.__version__}",
         f"torch=={torch.__version__.split('+')[0]}",
         f"pandas=={pd.__version__}",
         f"numpy=={np.__version__}",
         f"pyarrow=={pyarrow.__version__}",
-        f"pyyaml=={yaml.__version__}",
+        f"pydantic=={pydantic.__version__}",
     ]
 
 
@@ -46,31 +46,30 @@ class LoadForecasterModel(mlflow.pyfunc.PythonModel):
     """Hourly readings of one or more regions in, each region's next hour (or `hours`) out."""
 
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
-        path = Path(context.artifacts[ARTIFACT])
-        self.forecasts = forecaster.load(path, torch.device("cpu"))
+        self.forecaster = Forecaster.load(Path(context.artifacts[ARTIFACT]))
 
     def predict(
         self, context: mlflow.pyfunc.PythonModelContext, model_input: pd.DataFrame, params=None
     ) -> pd.DataFrame:
         """The next hour per region, or the next `hours` (a parameter: 24 for day-ahead)."""
         try:
-            return self.forecasts.forecast(model_input, (params or {}).get("hours", 1))
-        except PipelineError as err:  # bad readings: the message, without our stack
+            return self.forecaster.forecast(model_input, (params or {}).get("hours", 1))
+        except LoadForecastError as err:  # bad readings: the message, without our stack
             raise MlflowException(str(err), error_code=INVALID_PARAMETER_VALUE) from None
 
 
-def log_model(recipe: forecaster.Recipe, states: list[dict], example: pd.DataFrame) -> ModelInfo:
+def log_model(forecaster: Forecaster, example: pd.DataFrame) -> ModelInfo:
     """Log the forecaster to the active run as `model`, with a signature and `example` as its
     input example (its forecast checks the model before anything is logged)."""
-    output = forecaster.Forecasts(recipe, states, torch.device("cpu")).forecast(example)
+    output = forecaster.forecast(example)
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / f"{ARTIFACT}.pt"
-        forecaster.save(path, recipe, states)
+        forecaster.save(path)
         return mlflow.pyfunc.log_model(
             name="model",
             python_model=LoadForecasterModel(),
             artifacts={ARTIFACT: str(path)},
-            code_paths=[str(PACKAGE)],
+            code_paths=[str(LIBRARY)],
             signature=infer_signature(example, output, params={"hours": 1}),
             input_example=example,
             pip_requirements=requirements(),

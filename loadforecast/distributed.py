@@ -19,8 +19,8 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
-from stages.errors import PipelineError
-from stages.model import select_device
+from loadforecast.errors import LoadForecastError
+from loadforecast.model import select_device
 
 
 @dataclass(frozen=True)
@@ -59,12 +59,12 @@ def check_devices(device: torch.device, processes: int) -> None:
     if device.type != "cuda" or processes == 1:
         return
     if device.index is not None:
-        raise PipelineError(
+        raise LoadForecastError(
             f"params.yaml: train.device = '{device}' names one GPU, but train.processes = "
             f"{processes}: use auto or cuda (process k trains on GPU k)"
         )
     if processes > torch.cuda.device_count():
-        raise PipelineError(
+        raise LoadForecastError(
             f"params.yaml: train.processes = {processes}, but this machine has "
             f"{torch.cuda.device_count()} GPUs: use at most one process per GPU"
         )

@@ -1,4 +1,11 @@
-"""The window artefacts written by the window stage, and batches gathered from them on the fly.
+"""Windows: each region split by time and min-max scaled on its training part, stored as one
+scaled series with a window index, and batches gathered from it on the fly.
+
+A window is `lookback` consecutive hours of every feature (plus the lagged loads and the shifted
+calendar that `InputSpec` describes); its label is the load of the next hour. Windows never cross
+a gap that cleaning left open, lags included. Of each region's windows, in time order, the last
+`test_fraction` are the test part (the study's split) and the last `val_fraction` of the rest are
+the validation part. The scaler sees only rows of the training part.
 
 Windows are never materialised: a batch is gathered from the resident scaled series by index,
 on whichever device the series lives (the GPU when training there).
@@ -6,6 +13,7 @@ on whichever device the series lives (the GPU when training there).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -14,13 +22,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from stages.files import read_json, write_json
+from loadforecast.config import WindowParams
+from loadforecast.errors import LoadForecastError
+from loadforecast.files import read_json, write_json
+from loadforecast.scaling import LOAD_COLUMN, Scalers, fit_scaler, scale, unscale_load
+
+log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 SERIES_FILE = "series.npy"
 INDEX_FILE = "windows.parquet"
 META_FILE = "meta.json"
-LOAD_COLUMN = 0  # the window stage puts load_mw first among the features
+NON_FEATURES = ("region", "timestamp")
 
 
 @dataclass(frozen=True)
@@ -48,10 +61,19 @@ class InputSpec:
             stored.get("min_history", 0),
         )
 
+    @classmethod
+    def from_params(cls, params: WindowParams) -> InputSpec:
+        return cls(params.lookback, tuple(params.lags), params.future_calendar, params.min_history)
+
+    @property
+    def reach(self) -> int:
+        """Consecutive hours a forecast reads: the lookback, and the longest lag before it."""
+        return self.lookback + max(self.lags, default=1) - 1
+
     @property
     def history(self) -> int:
         """Consecutive hours a label needs before it: what its inputs reach, or `min_history`."""
-        return max(self.min_history, self.lookback + max(self.lags, default=1) - 1)
+        return max(self.min_history, self.reach)
 
     def channels(self, features: list[str]) -> list[str]:
         return [*features, *(f"load_lag_{lag}" for lag in self.lags)]
@@ -63,17 +85,14 @@ class Windows:
     index: pd.DataFrame  # one row per window: region, label_row, label_time, split
     spec: InputSpec
     features: list[str]
-    scalers: dict[str, dict[str, list[float]]]  # region -> per-feature training min and max
+    scalers: Scalers  # region -> per-feature training min and max
 
     def split(self, name: str) -> pd.DataFrame:
         return self.index[self.index["split"] == name]
 
     def unscale_load(self, scaled: np.ndarray, regions: np.ndarray) -> np.ndarray:
         """Scaled loads of the given regions back to megawatts."""
-        low = pd.Series({r: s["min"][LOAD_COLUMN] for r, s in self.scalers.items()})
-        high = pd.Series({r: s["max"][LOAD_COLUMN] for r, s in self.scalers.items()})
-        low, high = low[regions].to_numpy(), high[regions].to_numpy()
-        return low + np.asarray(scaled, dtype=np.float64) * (high - low)
+        return unscale_load(scaled, regions, self.scalers)
 
 
 def save_windows(windows: Windows, directory: Path) -> None:
@@ -149,3 +168,84 @@ def gather_chunks(
     inputs, _ = gather(series, end_rows, replace(spec, lookback=chunk_hours))
     rows = end_rows[:, None] + torch.arange(1 - chunk_hours, 1, device=series.device)
     return inputs, series[rows, LOAD_COLUMN]
+
+
+def label_rows(timestamps: np.ndarray, history: int) -> np.ndarray:
+    """Positions of rows preceded by `history` consecutive hours, i.e. rows that can be labels."""
+    hours = timestamps.astype("datetime64[h]").astype(np.int64)
+    position = np.arange(len(hours))
+    starts_run = np.r_[True, np.diff(hours) != 1]
+    run_start = np.maximum.accumulate(np.where(starts_run, position, 0))
+    return np.flatnonzero(position - run_start >= history)
+
+
+def split_codes(n_windows: int, test_fraction: float, val_fraction: float) -> np.ndarray:
+    """Split of windows in time order: 0 train, 1 validation, 2 test (each at the end)."""
+    n_test = int(test_fraction * n_windows)
+    n_val = int(val_fraction * (n_windows - n_test))
+    codes = np.zeros(n_windows, dtype=np.int8)
+    codes[n_windows - n_test - n_val : n_windows - n_test] = 1
+    codes[n_windows - n_test :] = 2
+    return codes
+
+
+def window_region(values: np.ndarray, timestamps: np.ndarray, params: WindowParams):
+    """Scale one region and index its windows.
+
+    Returns the scaled float32 values, label rows, split codes and the fitted scaler, or None
+    when the region has no training window.
+    """
+    labels = label_rows(timestamps, InputSpec.from_params(params).history)
+    codes = split_codes(len(labels), params.test_fraction, params.val_fraction)
+    train_labels = labels[codes == 0]
+    if len(train_labels) == 0:
+        return None
+    scaler = fit_scaler(values[: train_labels[-1] + 1])  # the training part only
+    return scale(values, scaler), labels, codes, scaler
+
+
+def build_windows(
+    frame: pd.DataFrame, params: WindowParams
+) -> tuple[Windows, dict[str, dict[str, int]]]:
+    """Window every region of the features table; return the windows and their counts per region
+    and split."""
+    spec = InputSpec.from_params(params)
+    features = [c for c in frame.columns if c not in NON_FEATURES]
+    series_parts, index_parts, scalers, counts = [], [], {}, {}
+    offset = 0
+    for region, rows in frame.groupby("region", sort=False):
+        rows = rows.sort_values("timestamp")
+        stamps = rows["timestamp"].to_numpy()
+        result = window_region(rows[features].to_numpy(np.float64), stamps, params)
+        if result is None:
+            log.warning(
+                "%s skipped: %d rows give no training window of %d hours",
+                region,
+                len(rows),
+                spec.history,
+            )
+            continue
+        scaled, labels, codes, scalers[region] = result
+        series_parts.append(scaled)
+        index_parts.append(
+            pd.DataFrame(
+                {
+                    "region": region,
+                    "label_row": labels + offset,
+                    "label_time": stamps[labels],
+                    "split": np.asarray(SPLITS)[codes],
+                }
+            )
+        )
+        counts[region] = {s: int((codes == i).sum()) for i, s in enumerate(SPLITS)}
+        offset += len(scaled)
+    if not series_parts:
+        raise LoadForecastError(f"no region has a training window of {spec.history} hours")
+    windows = Windows(
+        np.concatenate(series_parts),
+        pd.concat(index_parts, ignore_index=True),
+        spec,
+        features,
+        scalers,
+    )
+    return windows, counts

@@ -1,12 +1,13 @@
-"""A trained cell as a forecaster uses it: recent hourly readings in, the next hour's load out,
-or the next `hours` hours' (recursively, each forecast fed back as the latest load).
+"""The forecaster: a trained cell as every consumer uses it. Recent hourly readings in, the next
+hour's load out, or the next `hours` hours' (recursively, each forecast fed back as the latest
+load).
 
-`LoadForecaster` is an MLflow pyfunc model. Its one artefact holds everything a forecast needs:
-the network weights of each seed (their forecasts are averaged), the architecture, the input
-spec, the feature list and per-region scalers of the windows it was trained on, and the cleaning
-and calendar recipe. With this package's code bundled beside it (`code_paths`),
-`mlflow.pyfunc.load_model(uri).predict(readings)` needs neither a checkout nor the window
-artefacts, and forecasts a window as `evaluate` does (in float32: a model trained with
+One artefact (`Forecaster.save`, `Forecaster.load`) holds everything a forecast needs: the network
+weights of each seed (their forecasts are averaged), the architecture, the input spec, the feature
+list and per-region scalers of the windows it was trained on, and the cleaning and calendar recipe.
+The train stage writes it; evaluate, the `loadforecast forecast` command and the MLflow model
+(`loadforecast.tracking.pyfunc`) load it, so a model can never meet scalers it was not trained
+with. It forecasts a window as evaluate does (in float32: a model trained with
 `train.precision: bf16` is evaluated under bf16 autocast, and differs from it by that rounding).
 
 A region the model was not trained on is refused: its scaler is fitted on that region's training
@@ -15,8 +16,10 @@ hours, and the network has never seen its level, so a forecast would be a guess.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+import copy
+import pickle
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +27,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from stages.batches import LOAD_COLUMN, InputSpec, Windows, gather
-from stages.errors import PipelineError
-from stages.features import add_time_features
-from stages.ingest import clean_series
-from stages.model import ModelConfig, RNNForecaster
-from stages.params import FeaturesParams, IngestParams
+from loadforecast.calendar import add_time_features
+from loadforecast.cleaning import clean_series
+from loadforecast.config import FeaturesParams, IngestParams
+from loadforecast.errors import LoadForecastError
+from loadforecast.files import atomic_path
+from loadforecast.model import ModelConfig, RNNForecaster, autocast
+from loadforecast.scaling import LOAD_COLUMN, Scalers, scale, unscale_load
+from loadforecast.windows import InputSpec, Windows, gather
 
 READINGS = ["region", "timestamp", "load_mw"]
 FORECAST = ["region", "timestamp", "horizon", "forecast_mw", "model"]
@@ -46,14 +51,21 @@ class Recipe:
     config: ModelConfig
     spec: InputSpec
     features: list[str]
-    scalers: dict[str, dict[str, list[float]]]  # region -> per-feature training min and max
+    scalers: Scalers  # region -> per-feature training min and max
     ingest: IngestParams
     calendar: FeaturesParams
 
-    @property
-    def hours_needed(self) -> int:
-        """Consecutive readings a forecast reads: the lookback, and the longest lag before it."""
-        return self.spec.lookback + max(self.spec.lags, default=1) - 1
+    @classmethod
+    def for_windows(
+        cls,
+        name: str,
+        config: ModelConfig,
+        windows: Windows,
+        ingest: IngestParams,
+        calendar: FeaturesParams,
+    ) -> Recipe:
+        """The recipe of a model trained on `windows`: their layout and scalers."""
+        return cls(name, config, windows.spec, windows.features, windows.scalers, ingest, calendar)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,8 +74,8 @@ class Recipe:
             "spec": asdict(self.spec),
             "features": self.features,
             "scalers": self.scalers,
-            "ingest": asdict(self.ingest),
-            "calendar": asdict(self.calendar),
+            "ingest": self.ingest.model_dump(),
+            "calendar": self.calendar.model_dump(),
         }
 
     @classmethod
@@ -74,27 +86,41 @@ class Recipe:
             InputSpec.from_dict(stored["spec"]),
             list(stored["features"]),
             stored["scalers"],
-            IngestParams(**stored["ingest"]),
-            FeaturesParams(**stored["calendar"]),
+            IngestParams.model_validate(stored["ingest"]),
+            FeaturesParams.model_validate(stored["calendar"]),
         )
 
+    def check_windows(self, windows: Windows, what: str) -> None:
+        """Refuse windows of another layout, features or scaling than the model's own."""
+        if (windows.spec, windows.features, windows.scalers) != (
+            self.spec,
+            self.features,
+            self.scalers,
+        ):
+            raise LoadForecastError(
+                f"{what}: trained on windows {asdict(self.spec)} of {self.features} with their "
+                f"own scalers, but the windows are {asdict(windows.spec)} of {windows.features}"
+                f"{' (scaled alike)' if windows.scalers == self.scalers else ', scaled otherwise'}"
+                "; rerun train (dvc repro)"
+            )
 
-def scale(values: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """Min-max scaling with the window stage's arithmetic (scikit-learn's MinMaxScaler)."""
-    span = high - low
-    factor = 1.0 / np.where(span == 0.0, 1.0, span)
-    return (values * factor + (0.0 - low * factor)).astype(np.float32)
+
+def check_hours(hours: object) -> int:
+    """The number of hours to forecast, or an error that says what is allowed."""
+    if not (isinstance(hours, int) and not isinstance(hours, bool) and 1 <= hours <= MAX_HOURS):
+        raise LoadForecastError(f"hours = {hours!r}: forecast between 1 and {MAX_HOURS} hours")
+    return hours
 
 
 def model_rows(
     readings: pd.Series, region: str, recipe: Recipe, hours: int = 1
 ) -> tuple[np.ndarray, pd.Timestamp]:
     """The scaled rows that forecast the `hours` hours after the last reading, and the first of
-    them: the last `hours_needed` hours cleaned as ingest cleans them (and stored, like its
+    them: the last `spec.reach` hours cleaned as ingest cleans them (and stored, like its
     table, as float32), then the forecast hours (their calendar is known in advance; their
     loads are unknown, zero here, and filled in by the forecasts as they are made)."""
     if region not in recipe.scalers:
-        raise PipelineError(
+        raise LoadForecastError(
             f"region {region!r}: the model was trained on {sorted(recipe.scalers)} only; "
             "train it on this region's history first"
         )
@@ -102,17 +128,17 @@ def model_rows(
     series, _ = clean_series(frame, recipe.ingest)
     latest = readings.index.max()
     if len(series) and series.index[-1] != latest:
-        raise PipelineError(
+        raise LoadForecastError(
             f"region {region!r}: the latest reading ({latest}, {readings[latest]!r} MW) is "
             f"implausible beside the hours before it (ingest.outlier_ratio = "
             f"{recipe.ingest.outlier_ratio}); check it, or leave it out to forecast that hour"
         )
-    needed = recipe.hours_needed
+    needed = recipe.spec.reach
     last = series.index[-1] if len(series) else None
     recent = series[series.index > last - needed * HOUR] if last is not None else series
     if len(recent) < needed:
         missing = "" if last is None else f" from {last - (needed - 1) * HOUR} to {last}"
-        raise PipelineError(
+        raise LoadForecastError(
             f"region {region!r}: {len(recent)} usable hours of the {needed} consecutive hours "
             f"before the forecast{missing} (after cleaning: gaps over "
             f"{recipe.ingest.max_fill_hours} hours are not filled); give at least {needed} "
@@ -127,8 +153,7 @@ def model_rows(
     )
     frame = add_time_features(frame, recipe.calendar.cyclic, recipe.calendar.holidays)
     values = frame[recipe.features].to_numpy(np.float64)
-    scaler = recipe.scalers[region]
-    return scale(values, np.asarray(scaler["min"]), np.asarray(scaler["max"])), last + HOUR
+    return scale(values, recipe.scalers[region]), last + HOUR
 
 
 def feed_back(step: Callable, series, label_rows, hours: int) -> list:
@@ -144,11 +169,24 @@ def feed_back(step: Callable, series, label_rows, hours: int) -> list:
     return forecasts
 
 
+def next_hour(
+    models: Sequence[RNNForecaster],
+    series: torch.Tensor,
+    label_rows: torch.Tensor,
+    spec: InputSpec,
+    precision: str = "fp32",
+) -> torch.Tensor:
+    """Scaled forecasts of the hours at `label_rows`: the average of the `models`' (seeds')."""
+    inputs = gather(series, label_rows, spec)[0]
+    with autocast(series.device, precision):
+        return torch.stack([m.next_hour(inputs).float() for m in models]).mean(dim=0)
+
+
 def check_readings(frame: pd.DataFrame) -> pd.DataFrame:
     """The readings with the right types, or one error that says what is wrong."""
     missing = [c for c in READINGS if c not in frame.columns]
     if missing:
-        raise PipelineError(f"readings: missing column(s) {missing}; expected {READINGS}")
+        raise LoadForecastError(f"readings: missing column(s) {missing}; expected {READINGS}")
     frame = frame[READINGS].copy()
     try:
         stamps = pd.to_datetime(frame["timestamp"], errors="coerce")
@@ -158,13 +196,13 @@ def check_readings(frame: pd.DataFrame) -> pd.DataFrame:
         stamps = pd.to_datetime(frame["timestamp"], errors="coerce", utc=True)
     if stamps.isna().any():
         row = int(np.flatnonzero(stamps.isna())[0])
-        raise PipelineError(
+        raise LoadForecastError(
             f"readings, row {row}: timestamp {frame['timestamp'].iloc[row]!r} is not a time"
         )
     loads = pd.to_numeric(frame["load_mw"], errors="coerce")
     if loads.isna().any():
         row = int(np.flatnonzero(loads.isna())[0])
-        raise PipelineError(
+        raise LoadForecastError(
             f"readings, row {row}: load_mw {frame['load_mw'].iloc[row]!r} is not a number"
         )
     if stamps.dt.tz is not None:  # PJM's readings, and the model's calendar, are Eastern time
@@ -174,21 +212,44 @@ def check_readings(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-class Forecasts:
-    """The networks of one recipe on one device, forecasting scaled windows."""
+# What reading a file that is not a saved forecaster raises, besides the loader's own errors.
+NOT_OURS = (OSError, RuntimeError, KeyError, TypeError, EOFError, IndexError, ValueError)
 
-    def __init__(self, recipe: Recipe, states: list[dict], device: torch.device) -> None:
-        self.recipe, self.device = recipe, device
+
+class Forecaster:
+    """A cell's networks (one per seed) with their recipe, on one device.
+
+    `seeds` name the networks; `runs` records the MLflow runs that trained them (`cell`: the
+    seeds' averaged model, `seeds`: one per seed), when they were tracked.
+    """
+
+    def __init__(
+        self,
+        recipe: Recipe,
+        states: list[dict],
+        seeds: list[int],
+        device: torch.device | str = "cpu",
+        runs: dict[str, Any] | None = None,
+    ) -> None:
+        if len(states) != len(seeds):
+            raise ValueError(f"{len(states)} networks for {len(seeds)} seeds")
+        self.recipe, self.states, self.seeds = recipe, states, list(seeds)
+        self.device, self.runs = torch.device(device), runs or {}
         self.models = []
         for state in states:
-            model = RNNForecaster(recipe.config).to(device)
+            model = RNNForecaster(recipe.config).to(self.device)
             model.load_state_dict(state)
             self.models.append(model.eval())
 
+    def renamed(self, name: str) -> Forecaster:
+        """The same networks under another name (shown in every forecast)."""
+        forecaster = copy.copy(self)
+        forecaster.recipe = replace(self.recipe, name=name)
+        return forecaster
+
     def next_hour(self, series: torch.Tensor, label_rows: torch.Tensor) -> torch.Tensor:
         """Scaled forecasts of the hours at `label_rows`: the seeds' average, as evaluate's."""
-        inputs = gather(series, label_rows, self.recipe.spec)[0]
-        return torch.stack([m.next_hour(inputs).float() for m in self.models]).mean(dim=0)
+        return next_hour(self.models, series, label_rows, self.recipe.spec)
 
     @torch.inference_mode()
     def forecast(self, readings: pd.DataFrame, hours: int = 1) -> pd.DataFrame:
@@ -196,11 +257,10 @@ class Forecasts:
         hour's forecast is the next hour's last load; the calendar of the hours ahead is known,
         and the lag channels read real readings wherever the lag reaches back past the latest
         one (for the week-old load, all of a day ahead)."""
-        if not (isinstance(hours, int) and 1 <= hours <= MAX_HOURS):
-            raise PipelineError(f"hours = {hours!r}: forecast between 1 and {MAX_HOURS} hours")
+        check_hours(hours)
         readings = check_readings(readings)
         if readings.empty:
-            raise PipelineError("readings: no rows")
+            raise LoadForecastError("readings: no rows")
         regions, parts, firsts, starts = [], [], [], []
         offset = 0
         for region, rows in readings.groupby("region", sort=False):
@@ -214,27 +274,44 @@ class Forecasts:
         series = torch.from_numpy(np.concatenate(parts)).to(self.device)
         label_rows = torch.tensor(starts, device=self.device)
         steps = torch.stack(feed_back(self.next_hour, series, label_rows, hours), dim=1)
-        low = np.array([self.recipe.scalers[r]["min"][LOAD_COLUMN] for r in regions])
-        high = np.array([self.recipe.scalers[r]["max"][LOAD_COLUMN] for r in regions])
-        forecast_mw = low[:, None] + steps.cpu().numpy().astype(np.float64) * (high - low)[:, None]
+        scaled = steps.cpu().numpy().ravel()
+        forecast_mw = unscale_load(scaled, np.repeat(regions, hours), self.recipe.scalers)
         return pd.DataFrame(
             {
                 "region": np.repeat(regions, hours),
                 "timestamp": [first + k * HOUR for first in firsts for k in range(hours)],
                 "horizon": np.tile(np.arange(1, hours + 1), len(regions)),
-                "forecast_mw": forecast_mw.ravel(),
+                "forecast_mw": forecast_mw,
                 "model": self.recipe.name,
             }
-        )
+        )[FORECAST]
 
+    def save(self, path: Path) -> None:
+        """Write the whole forecaster to `path`, atomically."""
+        stored = {
+            "recipe": self.recipe.to_dict(),
+            "seeds": self.seeds,
+            "states": [{k: v.cpu() for k, v in state.items()} for state in self.states],
+            "runs": self.runs,
+        }
+        with atomic_path(path) as tmp:
+            torch.save(stored, tmp)
 
-def save(path: Path, recipe: Recipe, states: list[dict]) -> None:
-    torch.save({"recipe": recipe.to_dict(), "states": states}, path)
-
-
-def load(path: Path, device: torch.device) -> Forecasts:
-    stored = torch.load(path, map_location=device, weights_only=True)
-    return Forecasts(Recipe.from_dict(stored["recipe"]), stored["states"], device)
+    @classmethod
+    def load(cls, path: Path, device: torch.device | str = "cpu") -> Forecaster:
+        """A forecaster saved by `save`, or an error that says what `path` is instead."""
+        path = Path(path)
+        if not path.is_file():
+            raise LoadForecastError(
+                f"{path}: no such file: build it (dvc repro, or dvc pull from the team's "
+                "remote), or forecast from an MLflow model (models:/pjm-load-gru@champion)"
+            )
+        try:
+            stored = torch.load(path, map_location=device, weights_only=True)
+            recipe = Recipe.from_dict(stored["recipe"])
+            return cls(recipe, stored["states"], stored["seeds"], device, stored["runs"])
+        except (*NOT_OURS, pickle.UnpicklingError) as err:
+            raise LoadForecastError(f"{path}: not a saved forecaster of this project") from err
 
 
 def recent_readings(windows: Windows, hours: int) -> pd.DataFrame:

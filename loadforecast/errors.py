@@ -8,20 +8,20 @@ import sys
 from collections.abc import Callable
 
 
-class PipelineError(Exception):
+class LoadForecastError(Exception):
     """Bad input or configuration that the user can fix; the message says what and where."""
 
 
-def run_stage(main: Callable[[], None]) -> None:
-    """Run a stage's main(): a PipelineError exits with status 1 and its message alone.
+def run_command(main: Callable[[], None]) -> None:
+    """Run a command's main(): a LoadForecastError exits with status 1 and its message alone.
 
     Set PIPELINE_VERBOSE=1 to see the traceback as well.
     """
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         main()
-    except PipelineError as err:
+    except LoadForecastError as err:
         if os.environ.get("PIPELINE_VERBOSE"):
-            logging.exception("stage failed")
+            logging.exception("command failed")
         print(f"error: {err}", file=sys.stderr)
         sys.exit(1)

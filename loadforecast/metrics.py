@@ -13,7 +13,8 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 
-from stages.batches import LOAD_COLUMN, Windows
+from loadforecast.scaling import LOAD_COLUMN
+from loadforecast.windows import Windows
 
 
 def smape(forecast: np.ndarray, actual: np.ndarray, axis: int | None = None) -> float | np.ndarray:
@@ -86,3 +87,27 @@ def score(predictions: pd.DataFrame, predictors: list[str]) -> tuple[dict, dict]
         for p in predictors
     }
     return mean, per_region
+
+
+def seed_column(cell: str, seed: int) -> str:
+    """The name of one seed's forecasts beside its cell's (the seeds' averaged forecast)."""
+    return f"{cell}_seed{seed}"
+
+
+def mean_of_seeds(forecasts: list[np.ndarray]) -> np.ndarray:
+    """The seeds' averaged forecast (each seed's forecasts of the same hours, in one order)."""
+    return np.mean(forecasts, axis=0)
+
+
+def spread(values: list[float] | np.ndarray) -> tuple[float, float]:
+    """Mean over seeds and its sample standard deviation (0 for one seed)."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
+def over_seeds(metrics: list[dict[str, float]]) -> dict[str, float]:
+    """Mean of each metric over seeds, with its sample standard deviation (`<name>_std`)."""
+    out = {}
+    for name in metrics[0]:
+        out[name], out[f"{name}_std"] = spread([m[name] for m in metrics])
+    return out

@@ -17,7 +17,8 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import LinearRegression
 
-from stages.batches import LOAD_COLUMN, Windows
+from loadforecast.scaling import LOAD_COLUMN
+from loadforecast.windows import Windows
 
 log = logging.getLogger(__name__)
 

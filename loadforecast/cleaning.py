@@ -1,0 +1,70 @@
+"""The cleaning policy: one region's raw readings -> a regular hourly series, and a report.
+
+Cleaning policy (deterministic; each step counted per region in the report):
+1. Exact duplicate rows are dropped.
+2. Readings sharing one timestamp are merged (`ingest.duplicates`, default mean). In these files the
+   timestamps are US Eastern wall-clock time, so the repeated autumn daylight-saving hour appears
+   twice; merging keeps a regular 24-hour local day, which is what the calendar features and the
+   same-hour-yesterday baseline assume.
+3. Readings <= 0 MW, or outside [r, 1/r] times the median of the 7 hours centred on them
+   (`ingest.outlier_ratio` = r), are flagged as implausible and removed.
+4. Missing hours (the skipped spring hour, other gaps, removed readings) are filled by time
+   interpolation when the gap is at most `ingest.max_fill_hours` long; longer gaps are left out,
+   and the window stage never builds a window or label across them. Hours missing at either end
+   of a series are trimmed.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from loadforecast.config import IngestParams
+
+NEIGHBOURHOOD_HOURS = 7
+
+
+def clean_series(
+    frame: pd.DataFrame, params: IngestParams
+) -> tuple[pd.Series, dict[str, int | str]]:
+    """Apply the cleaning policy to one region; return the hourly series and what was done."""
+    exact_duplicates = int(frame.duplicated().sum())
+    frame = frame.drop_duplicates()
+    shared_timestamps = int(frame["timestamp"].duplicated().sum())
+    merged = frame.groupby("timestamp", sort=True)["load_mw"].agg(params.duplicates)
+
+    series = merged.asfreq("h")
+    missing_hours = int(series.isna().sum())
+
+    median = series.rolling(NEIGHBOURHOOD_HOURS, center=True, min_periods=3).median()
+    ratio = series / median
+    implausible = (
+        (series <= 0) | (ratio < params.outlier_ratio) | (ratio > 1 / params.outlier_ratio)
+    )
+    series = series.mask(implausible)
+
+    gap = series.isna()
+    gap_id = (gap != gap.shift()).cumsum()
+    gap_length = gap.groupby(gap_id).transform("size").where(gap, 0)
+    fill = gap & (gap_length <= params.max_fill_hours)
+    series = series.where(~fill, series.interpolate(method="time", limit_area="inside"))
+    filled = fill & series.notna()
+    left_out = gap & ~filled
+    first, last = series.first_valid_index(), series.last_valid_index()
+    inside = (series.index > first) & (series.index < last)
+    series = series.dropna()
+
+    report = {
+        "rows_raw": len(frame) + exact_duplicates,
+        "exact_duplicate_rows": exact_duplicates,
+        "duplicate_timestamps_merged": shared_timestamps,
+        "missing_hours": missing_hours,
+        "implausible_readings": int(implausible.sum()),
+        "hours_filled": int(filled.sum()),
+        "gaps_filled": int(gap_id[filled].nunique()),
+        "gaps_split": int(gap_id[left_out & inside].nunique()),  # interior gaps only
+        "hours_left_out": int(left_out.sum()),  # in split gaps or trimmed from either end
+        "rows_clean": len(series),
+        "first_hour": str(series.index.min()),
+        "last_hour": str(series.index.max()),
+    }
+    return series, report

@@ -1,0 +1,127 @@
+"""The `loadforecast` command: forecasts from recent readings, and the champion of a registered
+model.
+
+    loadforecast forecast data/models/gru.pt recent/AEP_hourly.csv recent/DOM_hourly.csv
+    loadforecast forecast models:/pjm-load-gru@champion recent/*.csv --hours 24
+    loadforecast promote pjm-load-gru 3
+
+`forecast` takes a saved forecaster (the train stage's `data/models/<cell>.pt`, from any
+directory) or the URI of one of this project's MLflow models (`runs:/<run id>/model`,
+`models:/<name>@<alias>`; from the store of the current directory unless MLFLOW_TRACKING_URI names
+another). Each readings file is one region's `Datetime,<REGION>_MW` rows in any order, read and
+cleaned as the pipeline's ingest does. The forecast is printed and written as CSV (`--output`),
+whole or not at all.
+
+`promote` points the alias `champion` at a registered version, after showing the validation
+sMAPE of the current champion and of the candidate; it refuses a version trained on other data
+than the champion unless `--force`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+
+from loadforecast.data import read_readings
+from loadforecast.errors import LoadForecastError, run_command
+from loadforecast.files import atomic_path
+from loadforecast.forecaster import MAX_HOURS, NOT_OURS, Forecaster, check_hours
+
+log = logging.getLogger(__name__)
+
+
+def mlflow_forecaster(uri: str) -> Forecaster:
+    """One of this project's MLflow models, named with its URI, version and run."""
+    from loadforecast import tracking
+    from loadforecast.tracking.pyfunc import LoadForecasterModel
+
+    tracking.mlflow.set_tracking_uri(tracking.tracking_uri(Path.cwd()))
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one line on error
+    try:
+        model = tracking.mlflow.pyfunc.load_model(uri)
+    except tracking.mlflow.exceptions.MlflowException as err:
+        raise LoadForecastError(
+            f"{uri}: {err.message} (this project's models are runs:/<run id>/model of a train "
+            "run, or models:/pjm-load-<cell>@<alias>)"
+        ) from err
+    except (ImportError, *NOT_OURS) as err:  # another project's model, and its code
+        raise LoadForecastError(f"{uri}: not a load forecaster of this project ({err})") from err
+    try:
+        python_model = model.unwrap_python_model()
+    except tracking.mlflow.exceptions.MlflowException:  # not a custom pyfunc model
+        python_model = None
+    if not isinstance(python_model, LoadForecasterModel):
+        raise LoadForecastError(f"{uri}: not a load forecaster of this project")
+    forecaster = python_model.forecaster
+    return forecaster.renamed(f"{forecaster.recipe.name}, {source(uri, model)}")
+
+
+def source(uri: str, model) -> str:
+    """The URI, with the version an alias points at now and the run that logged the model."""
+    from loadforecast import tracking
+
+    name, _, alias = uri.removeprefix("models:/").partition("@")
+    if uri.startswith("models:/") and alias:
+        version = tracking.mlflow.MlflowClient().get_model_version_by_alias(name, alias).version
+        return f"{uri} (version {version}, run {model.metadata.run_id})"
+    return f"{uri} (run {model.metadata.run_id})"
+
+
+def forecast(args: argparse.Namespace) -> None:
+    check_hours(args.hours)
+    readings = read_readings(args.readings)
+    if args.model.endswith(".pt"):
+        forecaster = Forecaster.load(Path(args.model))
+        forecaster = forecaster.renamed(f"{forecaster.recipe.name}, {args.model}")
+    else:
+        forecaster = mlflow_forecaster(args.model)
+    table = forecaster.forecast(readings, args.hours)
+    with atomic_path(args.output) as tmp:
+        table.to_csv(tmp, index=False)
+    print(f"model: {table['model'].iloc[0]}")  # one model made every row
+    print(table.drop(columns="model").to_string(index=False))
+    log.info("-> %s", args.output)
+
+
+def promote(args: argparse.Namespace) -> None:
+    from loadforecast import tracking
+    from loadforecast.tracking import registry
+
+    tracking.mlflow.set_tracking_uri(tracking.tracking_uri(Path.cwd()))
+    for line in registry.promote(args.name, args.version, args.force):
+        print(line)
+
+
+def parser() -> argparse.ArgumentParser:
+    main_parser = argparse.ArgumentParser(prog="loadforecast", description=__doc__.splitlines()[0])
+    commands = main_parser.add_subparsers(dest="command", required=True)
+    on = commands.add_parser("forecast", help="forecast from recent readings")
+    on.add_argument("model", help="data/models/<cell>.pt, runs:/<id>/model or models:/...")
+    on.add_argument("readings", type=Path, nargs="+", help="raw CSV files, one per region")
+    on.add_argument("--hours", type=int, default=1, help=f"hours ahead, 1 to {MAX_HOURS}")
+    on.add_argument("--output", type=Path, default=Path("forecast.csv"))
+    on.set_defaults(run=forecast)
+    up = commands.add_parser("promote", help="point a registered model's champion at a version")
+    up.add_argument("name", help="registered model, e.g. pjm-load-gru")
+    up.add_argument("version", help="the version to promote")
+    up.add_argument("--force", action="store_true", help="even if trained on other data")
+    up.set_defaults(run=promote)
+    return main_parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    run_command(lambda: args.run(args))
+
+
+def forecast_main() -> None:
+    """`python -m stages.forecast ...`: the same as `loadforecast forecast ...`."""
+    import sys
+
+    main(["forecast", *sys.argv[1:]])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""The settings of each part of the library, validated by pydantic: every key required (no second
+list of defaults beside params.yaml), no unknown key, and an error that names the key, the value
+and what is allowed (`ConfigError`, one line per mistake)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from loadforecast.errors import LoadForecastError
+
+BASELINES = (
+    "persistence",
+    "same_hour_yesterday",
+    "same_hour_last_week",
+    "linear",
+    "gradient_boosting",
+)
+
+
+PRECISIONS = ("fp32", "bf16")
+
+
+class ConfigError(LoadForecastError):
+    """A setting is missing, unknown, or holds a value out of range."""
+
+
+class Section(BaseModel):
+    """Frozen, strict (no string for a number, no number for a flag), no unknown key."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    def changed(self, **changes: Any) -> Section:
+        """A copy with `changes`, validated like the original (pydantic's copy is not)."""
+        return type(self).model_validate(self.model_dump() | changes)
+
+
+class IngestParams(Section):
+    """The cleaning policy (`loadforecast.cleaning`)."""
+
+    duplicates: Literal["mean", "first", "last"]
+    max_fill_hours: int = Field(ge=0)
+    outlier_ratio: float = Field(gt=0, lt=1)
+
+
+class FeaturesParams(Section):
+    """The calendar channels (`loadforecast.calendar`)."""
+
+    cyclic: bool
+    holidays: bool
+
+
+class WindowParams(Section):
+    """How the series are split by time and windowed (`loadforecast.windows`)."""
+
+    lookback: int = Field(ge=1)
+    test_fraction: float = Field(gt=0, lt=1)
+    val_fraction: float = Field(ge=0, lt=1)
+    lags: list[int] = Field(description="whole hours >= 1")
+    future_calendar: bool
+    min_history: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _whole_hours(self) -> WindowParams:
+        if any(lag < 1 for lag in self.lags):
+            raise ValueError(f"window.lags = {self.lags}: expected whole hours >= 1")
+        return self
+
+
+class TrainParams(Section):
+    """The network and its training (`loadforecast.model`, `loadforecast.training`)."""
+
+    objective: Literal["every_hour", "window"]
+    chunk_hours: int = Field(ge=1)
+    burn_in_hours: int = Field(ge=0)
+    hidden_size: int = Field(ge=1)
+    num_layers: int = Field(ge=1)
+    dropout: float = Field(ge=0, lt=1)
+    target: Literal["level", "delta"]
+    loss: Literal["mse", "l1"]
+    lr: float = Field(gt=0)
+    lr_schedule: Literal["constant", "cosine", "one_cycle"]
+    weight_decay: float = Field(ge=0)
+    grad_clip: float = Field(ge=0, description="0 = none")
+    batch_size: int = Field(ge=1)
+    epochs: int = Field(ge=1)
+    patience: int = Field(ge=0, description="0 = none")
+    max_labels_per_epoch: int = Field(ge=0, description="0 = all")
+    precision: Literal["fp32", "bf16"]
+    device: str
+    processes: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _burn_in_within_chunk(self) -> TrainParams:
+        if self.burn_in_hours >= self.chunk_hours:
+            raise ValueError(
+                f"train.burn_in_hours = {self.burn_in_hours}: expected below "
+                f"train.chunk_hours ({self.chunk_hours})"
+            )
+        return self
+
+
+def validated(cls: type[BaseModel], raw: Any, source: str, prefix: str = "") -> Any:
+    """`cls` built from `raw`, or a ConfigError naming `source` (e.g. params.yaml) and, for
+    each mistake, the key (`prefix` + its path), the value given and what is allowed."""
+    try:
+        return cls.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError("\n".join(describe(e, source, prefix) for e in err.errors())) from None
+
+
+def describe(error: dict[str, Any], source: str, prefix: str) -> str:
+    """One pydantic error as a line a person can act on."""
+    key = prefix + "".join(
+        f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"]
+    ).removeprefix(".")
+    if error["type"] == "missing":
+        return f"{source}: {key} is missing"
+    if error["type"] == "extra_forbidden":
+        return f"{source}: {key} is not a known key (a typo?)"
+    if error["type"] == "value_error":  # our own checks, which name the key themselves
+        return f"{source}: {error['msg'].removeprefix('Value error, ')}"
+    return f"{source}: {key} = {error['input']!r}: {error['msg'].lower()}"

@@ -1,0 +1,329 @@
+"""Training: one recurrent forecaster fitted on the training part of the windows, once per seed.
+
+`train.objective` says what a step learns from: chunks of consecutive hours scored at every hour
+(`every_hour`, the default), or the study's windows scored on their last hour (`window`). Batches
+are gathered on the training device from the resident scaled series; the loss is read back to the
+host only every `LOG_EVERY` steps and at the end of each epoch. The validation loss picks the
+epoch to keep; the kept model's sMAPE on every validation window, forecast as evaluate forecasts
+the test windows, is the figure experiments are compared on. In a group of processes
+(`loadforecast.distributed`), each computes the gradient of its share of every batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from loadforecast import distributed
+from loadforecast.config import TrainParams
+from loadforecast.distributed import Group
+from loadforecast.errors import LoadForecastError
+from loadforecast.metrics import mean_of_seeds, predictions_frame, score, spread
+from loadforecast.model import ModelConfig, RNNForecaster, autocast, predict
+from loadforecast.windows import InputSpec, Windows, chunk_ends, gather, gather_chunks
+
+log = logging.getLogger(__name__)
+
+LOG_EVERY = 50  # steps between progress-bar loss updates (each one syncs with the device)
+EVAL_LABELS = 16384  # labels per validation batch
+# mse: the study's. l1: the mean absolute error, which like sMAPE does not square the errors.
+LOSSES = {"mse": nn.functional.mse_loss, "l1": nn.functional.l1_loss}
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class Sequences:
+    """What one objective trains and validates on: the ends of its sequences, and their loss.
+
+    `window` (the study's): each sequence is one window of `lookback` hours, scored on its last
+    hour. `every_hour`: each sequence is a chunk of `chunk_hours` consecutive hours, scored at
+    every hour after its first `burn_in_hours`, so that each label costs about one recurrent step
+    instead of `lookback`. Chunks tile the training part afresh each epoch (a random phase), so
+    each training label is scored about once an epoch; validation chunks tile the validation part
+    once, and may read training hours as their burn-in. Ends live on the training device.
+    """
+
+    def __init__(self, windows: Windows, params: TrainParams, device: torch.device) -> None:
+        self.spec, self.params = windows.spec, params
+        every_hour = params.objective == "every_hour"
+        self.scored_hours = params.chunk_hours - params.burn_in_hours if every_hour else 1
+        index = windows.index.sort_values("label_row")
+        label_rows = index["label_row"].to_numpy()
+        self.rows, self.phase = {}, {}
+        for split in ("train", "val"):
+            scored = (index["split"] == split).to_numpy()
+            if every_hour:
+                rows, phase = chunk_ends(label_rows, scored, params.chunk_hours, self.scored_hours)
+                self.phase[split] = torch.tensor(phase, device=device)
+            else:
+                rows = label_rows[scored]
+            self.rows[split] = torch.tensor(rows, device=device)
+
+    def labels(self, split: str) -> int:
+        """Labels scored in one pass over `split` (0 when it has none)."""
+        return len(self.ends(split)) * self.scored_hours
+
+    def ends(self, split: str, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Sequence ends of one pass over `split`; with `generator`, an epoch's shuffled draw."""
+        rows = self.rows[split]
+        if self.phase:
+            offset = 0  # validation: tiled from the start of each stretch
+            if generator is not None:
+                offset = torch.randint(
+                    self.scored_hours, (), device=rows.device, generator=generator
+                )
+            tiles = (self.phase[split] + offset) % self.scored_hours == self.scored_hours - 1
+            rows = rows[tiles]
+        if generator is None:
+            return rows
+        order = torch.randperm(len(rows), device=rows.device, generator=generator)
+        if self.params.max_labels_per_epoch:
+            order = order[: math.ceil(self.params.max_labels_per_epoch / self.scored_hours)]
+        return rows[order]
+
+    def loss(self, model: nn.Module, series: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+        """`train.loss` over the scored hours of the sequences ending at `ends`."""
+        loss = LOSSES[self.params.loss]
+        with autocast(series.device, self.params.precision):
+            if self.params.objective == "window":
+                inputs, labels = gather(series, ends, self.spec)
+                return loss(model(inputs, last_hour=True).float(), labels)
+            inputs, labels = gather_chunks(series, ends, self.spec, self.params.chunk_hours)
+            burn_in = self.params.burn_in_hours
+            forecast = model(inputs)[:, burn_in:].float()
+            return loss(forecast, labels[:, burn_in:])
+
+
+@torch.inference_mode()
+def mean_loss(
+    model: nn.Module, series: torch.Tensor, sequences: Sequences, split: str = "val"
+) -> float:
+    """`train.loss` of `model` over one pass of `split`, in scaled units."""
+    model.eval()
+    ends = sequences.ends(split)
+    total = torch.zeros((), device=series.device)
+    for batch in ends.split(max(1, EVAL_LABELS // sequences.scored_hours)):
+        total += sequences.loss(model, series, batch) * len(batch)
+    return total.item() / max(len(ends), 1)
+
+
+def check_coverage(params: TrainParams, spec: InputSpec) -> None:
+    """The every-hour objective must train the hour that evaluation reads: the last of a
+    `lookback`-hour window, i.e. position `lookback - 1` of a chunk."""
+    if params.objective == "every_hour" and not (
+        params.burn_in_hours < spec.lookback <= params.chunk_hours
+    ):
+        raise LoadForecastError(
+            f"params.yaml: train.burn_in_hours = {params.burn_in_hours} and train.chunk_hours = "
+            f"{params.chunk_hours} do not train the hour that evaluation forecasts from "
+            f"(window.lookback = {spec.lookback}); need burn_in_hours < lookback <= chunk_hours"
+        )
+
+
+def make_schedule(optimizer: torch.optim.Optimizer, params: TrainParams, steps: int):
+    """The learning-rate schedule over all `steps` of training; `train.lr` is its peak."""
+    if params.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+    if params.lr_schedule == "one_cycle":
+        # OneCycleLR reaches its lowest rate at step total_steps - 1: the state after the last step.
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=params.lr, total_steps=steps + 1
+        )
+    return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0)
+
+
+def train_model(
+    windows: Windows,
+    config: ModelConfig,
+    params: TrainParams,
+    seed: int,
+    device: torch.device,
+    on_epoch: Callable[[dict[str, float]], None] = lambda _: None,
+    group: Group = distributed.ALONE,
+) -> tuple[RNNForecaster, list[dict[str, float]]]:
+    """Train a forecaster; return it with one history record per epoch.
+
+    With validation labels, the returned weights are those of the epoch with the lowest
+    validation loss, and training stops after `patience` epochs without improvement (0 = never).
+    Test windows are never read here. In a group of processes, each computes the gradient of
+    its share of every batch and DistributedDataParallel averages them, so the steps are those
+    of one process with the same batches (every process then validates the same weights).
+    """
+    check_coverage(params, windows.spec)
+    seed_everything(seed)
+    series = torch.from_numpy(windows.series).to(device)
+    sequences = Sequences(windows, params, device)
+    if sequences.labels("train") == 0:
+        raise LoadForecastError(
+            "no training windows"
+            + (
+                f" of {params.chunk_hours} consecutive hours (train.chunk_hours)"
+                if params.objective == "every_hour"
+                else ""
+            )
+            + ": check window.* and train.* in params.yaml"
+        )
+    validate = sequences.labels("val") > 0
+    generator = torch.Generator(device=device).manual_seed(seed)
+    epochs = [sequences.ends("train", generator) for _ in range(params.epochs)]
+    if group.size > 1:  # the same batches everywhere, whatever each device's generator does
+        for ends in epochs:
+            torch.distributed.broadcast(ends, src=0)
+
+    model = RNNForecaster(config).to(device)
+    net = model
+    if group.size > 1:
+        net = nn.parallel.DistributedDataParallel(model)  # rank 0's initial weights everywhere
+        torch.manual_seed(seed + group.rank)  # each share its own dropout masks
+    optimizer = torch.optim.AdamW(
+        model.parameters(),
+        lr=params.lr,
+        weight_decay=params.weight_decay,
+        fused=device.type == "cuda",
+    )
+    steps = sum(math.ceil(len(ends) / params.batch_size) for ends in epochs)
+    schedule = make_schedule(optimizer, params, steps)
+    history: list[dict[str, float]] = []
+    best_loss, best_state, best_epoch = math.inf, None, 0
+    for epoch, ends in enumerate(epochs, start=1):
+        model.train()
+        started = time.perf_counter()
+        total = torch.zeros((), device=device)
+        bar = tqdm(
+            ends.split(params.batch_size),
+            unit="batch",
+            desc=f"{config.cell} seed {seed} epoch {epoch}/{params.epochs}",
+            disable=not group.leader,
+        )
+        for step, batch in enumerate(bar, start=1):
+            if group.size == 1:
+                loss = sequences.loss(net, series, batch)
+            else:
+                share = batch.tensor_split(group.size)[group.rank]
+                loss = sequences.loss(net, series, share)
+                if not len(share):  # a last batch smaller than the group: nothing to score
+                    loss = loss.nan_to_num()
+                # Shares differ by one sequence at most; weighting each share's mean by its
+                # size makes the group's average gradient that of the whole batch's mean.
+                loss = loss * (len(share) * group.size / len(batch))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if params.grad_clip:
+                nn.utils.clip_grad_norm_(model.parameters(), params.grad_clip, foreach=True)
+            optimizer.step()
+            schedule.step()
+            total += loss.detach() * (len(batch) / group.size)
+            if step % LOG_EVERY == 0 and group.leader:
+                bar.set_postfix(loss=f"{loss.item():.6f}")
+        bar.close()
+        if group.size > 1:
+            torch.distributed.all_reduce(total)
+        record = {
+            "epoch": epoch,
+            "train_loss": total.item() / len(ends),
+            "train_labels": len(ends) * sequences.scored_hours,
+            "lr": schedule.get_last_lr()[0],
+            "seconds": time.perf_counter() - started,  # training alone, validation apart
+        }
+        if validate:
+            started = time.perf_counter()
+            # Rank 0's figure everywhere, so that every process keeps and stops alike.
+            record["val_loss"] = distributed.leaders(mean_loss(model, series, sequences), group)
+            record["val_seconds"] = time.perf_counter() - started
+            if record["val_loss"] < best_loss:
+                best_loss, best_epoch = record["val_loss"], epoch
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if group.leader:
+            log.info("%s", record)
+        history.append(record)
+        on_epoch(record)
+        if params.patience and best_epoch and epoch - best_epoch >= params.patience:
+            if group.leader:
+                log.info("no validation improvement for %d epochs: stopping", params.patience)
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+        if group.leader:
+            log.info("kept epoch %d (validation loss %.6g)", best_epoch, best_loss)
+    return model, history
+
+
+def best_record(history: list[dict[str, float]]) -> dict[str, float]:
+    """The epoch whose weights `train_model` returned: lowest validation loss, else the last."""
+    if "val_loss" in history[0]:
+        return min(history, key=lambda r: r["val_loss"])
+    return history[-1]
+
+
+def validation_forecast(
+    model: RNNForecaster,
+    windows: Windows,
+    device: torch.device,
+    batch_size: int,
+    precision: str = "fp32",
+    every: int = 1,
+) -> np.ndarray:
+    """Scaled forecasts of every validation window (or every `every`-th), made exactly as
+    evaluate forecasts the test windows: one `lookback`-hour window each, from a zero state."""
+    val = windows.split("val").iloc[::every]
+    if val.empty:
+        return np.empty(0, dtype=np.float32)
+    return predict(
+        model.eval(),
+        torch.from_numpy(windows.series).to(device),
+        torch.tensor(val["label_row"].to_numpy(), device=device),
+        windows.spec,
+        batch_size,
+        precision,
+    )
+
+
+def validation_smape(
+    windows: Windows, forecasts: list[np.ndarray], every: int = 1
+) -> dict[str, float]:
+    """sMAPE (mean over regions) of the averaged `forecasts` of the validation windows."""
+    val = windows.split("val").iloc[::every]
+    if val.empty:
+        return {}
+    predictions = predictions_frame(windows, val, {"model": mean_of_seeds(forecasts)})
+    mean, _ = score(predictions, ["model"])
+    return {"val_smape": mean["model"]["smape"]}
+
+
+def validation_scores(
+    model: RNNForecaster,
+    windows: Windows,
+    device: torch.device,
+    batch_size: int,
+    precision: str = "fp32",
+    every: int = 1,
+) -> dict[str, float]:
+    """sMAPE of the kept model on the validation windows (see `validation_forecast`)."""
+    forecast = validation_forecast(model, windows, device, batch_size, precision, every)
+    return validation_smape(windows, [forecast], every)
+
+
+def selection_figures(summaries: dict[str, dict]) -> dict[str, float]:
+    """The figures to select configurations by (`dvc exp show --sort-by`): validation, never
+    test; the mean over seeds, and the sMAPE's sample standard deviation."""
+    figures = {}
+    for name, key in (("val_smape", "val_smape"), ("best_val_loss_mean", "best_val_loss")):
+        values = [s[key] for s in summaries.values() if key in s]
+        if len(values) == len(summaries):
+            mean, std = spread(values)
+            figures[name] = mean
+            if key == "val_smape":
+                figures["val_smape_std"] = std
+    return figures
