@@ -36,14 +36,19 @@ def test_training_benchmark_reports_both_loops_and_the_spread_over_seeds(benchma
     for run in [study, *ours]:
         assert not run["projected"]  # full epochs: one batch for the study, two for ours
         assert run["all_epochs_seconds"] == pytest.approx(sum(run["measured_epoch_seconds"]))
-        assert 0 < run["test_smape"] < 200
         assert math.isfinite(run["final_train_loss"])
     assert study["windows_per_second"] == pytest.approx(
         1024 / study["measured_epoch_seconds"][0], rel=0.02
     )
     assert all(run["recurrent_dtype"] == "float32" for run in ours)
     summary = report["summary"]["gru"]
+    seeds_smape = [run["test_smape"] for run in ours]
+    assert summary["test_smape_fp32"]["mean"] == pytest.approx(sum(seeds_smape) / 2)
+    assert summary["test_smape_fp32"]["std"] == pytest.approx(
+        abs(seeds_smape[0] - seeds_smape[1]) / math.sqrt(2)
+    )
     assert summary["test_smape_fp32"]["std"] > 0  # two seeds, two different models
+    assert summary["test_smape_study"] == study["test_smape"]
     assert report["batch_making"]["study_ms"] > 0 and report["batch_making"]["ours_ms"] > 0
     assert str(tmp_path) not in report["command"] and "--data-dir <path>" in report["command"]
     assert report["device"] == "cpu" and report["torch"] == __import__("torch").__version__
@@ -95,5 +100,7 @@ def test_time_to_accuracy_benchmark_runs_both_objectives_on_the_same_windows(ben
     lstm = report["results"]["lstm"]
     assert lstm["study"]["train_labels"] == 1024  # one step of 1,024 windows
     assert lstm["ours"][0]["epochs"] == 1 and lstm["ours"][0]["train_labels"] > 0
-    assert 0 < lstm["study"]["val_smape_sample"] < 200
+    # A whole epoch of every hour learns more than one step of 1,024 windows, and the sample's
+    # sMAPE, on the same validation windows, tells them apart.
+    assert lstm["ours"][0]["val_smape_sample"] < lstm["study"]["val_smape_sample"]
     assert lstm["epoch_speedup"] > 0 and "<path>" in report["command"]
