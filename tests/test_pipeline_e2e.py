@@ -356,12 +356,12 @@ def test_the_forecast_command_and_the_model_server_agree_with_evaluate(repo, sto
     assert f"candidate: pjm-load-gru version {version.version}, val_smape " in promoted
     assert store.get_model_version_by_alias("pjm-load-gru", "champion").version == version.version
     output = tmp_path / "forecast.csv"
-    commands = {
-        tmp_path: ["loadforecast", "forecast", str(repo / "data/models/gru.pt")],  # elsewhere
-        repo: ["loadforecast", "forecast", "models:/pjm-load-gru@champion"],
-        repo / "data": [sys.executable, "-m", "stages.forecast", "models/gru.pt"],  # the alias
-    }
-    for cwd, command in commands.items():
+    commands = [
+        (tmp_path, ["loadforecast", "forecast", str(repo / "data/models/gru.pt")]),  # elsewhere
+        (repo, ["loadforecast", "forecast", "models:/pjm-load-gru@champion"]),
+        (repo, [sys.executable, "-m", "stages.forecast", "data/models/gru.pt"]),  # the alias
+    ]
+    for cwd, command in commands:
         run(cwd, *command, *files, "--output", str(output))
         got = pd.read_csv(output, parse_dates=["timestamp"]).set_index("region")
         assert list(got["timestamp"]) == list(last["label_time"])
