@@ -90,6 +90,7 @@ class TrainParams(Section):
     precision: Literal["fp32", "bf16"]
     device: str
     processes: int = Field(ge=1)
+    parallel_seeds: bool
 
     @model_validator(mode="after")
     def _burn_in_within_chunk(self) -> TrainParams:

@@ -1,9 +1,9 @@
 """Day-ahead forecasts of the test period: from every midnight, the next 24 hours.
 
 A utility issues them before midnight, from readings up to 23:00. Each cell forecasts
-recursively: each hour's forecast becomes the next hour's last load, while the calendar of the
-hours ahead is known and the lag channels read real readings wherever they reach back past the
-origin (the load a day and a week earlier, at every horizon of a day). A cell is scored per seed
+recursively, its state carried from hour to hour: each hour's forecast becomes the next hour's
+last load, while the calendar of the hours ahead is known and the lag channels read real
+readings wherever they reach back past the origin (the load a day and a week earlier, at every horizon of a day). A cell is scored per seed
 (each feeding back its own forecasts) and as the seeds' averaged forecast (feeding back the
 average). The baselines are fed back the same way: the fitted ones (linear, gradient boosting)
 read their own forecasts as their recent lags, while persistence repeats the last reading before
@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 
 from loadforecast.baselines import Predictor
-from loadforecast.forecaster import Forecaster, feed_back, next_hour
+from loadforecast.forecaster import CarriedStep, Forecaster, feed_back, next_hour
 from loadforecast.metrics import seed_column, smape, spread
 from loadforecast.model import RNNForecaster
 from loadforecast.scaling import LOAD_COLUMN
@@ -29,14 +29,15 @@ from loadforecast.windows import Windows, chunk_ends
 HOURS = 24
 
 
-def midnight_origins(windows: Windows, test: pd.DataFrame) -> pd.DataFrame:
-    """The test windows whose label is a midnight followed by 23 more test labels in the same
-    unbroken stretch of hours: the first hour of each day forecast."""
+def midnight_origins(windows: Windows, split: str = "test") -> pd.DataFrame:
+    """The windows of `split` whose label is a midnight followed by 23 more labels of the split
+    in the same unbroken stretch of hours: the first hour of each day forecast."""
     index = windows.index.sort_values("label_row")
-    is_test = (index["split"] == "test").to_numpy()
-    ends, _ = chunk_ends(index["label_row"].to_numpy(), is_test, HOURS, HOURS)
-    whole_day = test["label_row"].isin(ends - (HOURS - 1))
-    return test[whole_day & (test["label_time"].dt.hour == 0)].sort_values("label_row")
+    in_split = (index["split"] == split).to_numpy()
+    ends, _ = chunk_ends(index["label_row"].to_numpy(), in_split, HOURS, HOURS)
+    labels = windows.split(split)
+    whole_day = labels["label_row"].isin(ends - (HOURS - 1))
+    return labels[whole_day & (labels["label_time"].dt.hour == 0)].sort_values("label_row")
 
 
 def from_origins(step: Callable, series, origins, history: int) -> np.ndarray:
@@ -61,11 +62,17 @@ def recursive(
     origins: torch.Tensor,
     windows: Windows,
     precision: str = "fp32",
+    carry_state: bool = True,
 ) -> np.ndarray:
-    """Scaled day-ahead forecasts of a model, or of several fed back their average."""
+    """Scaled day-ahead forecasts of a model, or of several fed back their average: with the
+    state carried from hour to hour (`forecaster.CarriedStep`), or (`carry_state=False`) each
+    hour from a fresh window."""
+    if carry_state:
+        step = CarriedStep(models, windows.spec, precision)
+    else:
 
-    def step(local: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        return next_hour(models, local, rows, windows.spec, precision)
+        def step(local: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+            return next_hour(models, local, rows, windows.spec, precision)
 
     return from_origins(step, series, origins, windows.spec.history)
 
@@ -117,14 +124,13 @@ def curve_scores(by_horizon: np.ndarray) -> dict:
 def day_ahead(
     cells: dict[str, Forecaster],
     windows: Windows,
-    test: pd.DataFrame,
     series: torch.Tensor,
     precision: str = "fp32",
     baselines: dict[str, Predictor] | None = None,
 ) -> dict:
     """The day-ahead table: each cell's seeds (their mean and spread) and averaged forecast,
     and the baselines, scored by horizon over every test-period midnight ({} without one)."""
-    origins = midnight_origins(windows, test)
+    origins = midnight_origins(windows)
     if origins.empty:
         return {}
     rows = torch.tensor(origins["label_row"].to_numpy(), device=series.device)

@@ -9,9 +9,13 @@ import torch
 from torch import nn
 
 from loadforecast.errors import LoadForecastError
+from loadforecast.gru import gru_forward
 from loadforecast.windows import InputSpec, gather
 
 CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
+# Train the GRU on the CPU with `loadforecast.gru` (False: `nn.GRU`'s own backward pass, the path
+# before it, kept for `benchmarks.epochs`).
+FAST_CPU_GRU = True
 
 
 def select_device(name: str) -> torch.device:
@@ -79,14 +83,38 @@ class RNNForecaster(nn.Module):
         """(B, L, input_size) hours -> (B, L): at each hour, the forecast of the next hour's
         scaled load; with `last_hour`, (B,): only the last hour's, with the head applied to that
         hour only. Channel 0 of the inputs is the scaled load (`loadforecast.windows.gather`)."""
-        outputs, _ = self.rnn(inputs)  # (B, L, H)
+        if self._cpu_gru_training(inputs):
+            outputs = gru_forward(self.rnn, inputs)  # nn.GRU's figures, a faster backward
+        else:
+            outputs, _ = self.rnn(inputs)  # (B, L, H)
         if last_hour:
             return self._forecast(outputs[:, -1], inputs[:, -1])
         return self._forecast(outputs, inputs)
 
+    def _cpu_gru_training(self, inputs: torch.Tensor) -> bool:
+        """Whether `loadforecast.gru` can stand in for `nn.GRU`: a gradient to compute, in fp32
+        on the CPU, without dropout between layers (cuDNN is faster on CUDA)."""
+        return (
+            FAST_CPU_GRU
+            and self.config.cell == "gru"
+            and inputs.device.type == "cpu"
+            and inputs.dtype == torch.float32
+            and torch.is_grad_enabled()
+            and not torch.is_autocast_enabled("cpu")
+            and not (self.training and self.rnn.dropout)
+        )
+
     def next_hour(self, windows: torch.Tensor) -> torch.Tensor:
         """(B, L, input_size) windows -> (B,): the forecast of the hour after each window."""
         return self(windows, last_hour=True)
+
+    def step(
+        self, inputs: torch.Tensor, state: torch.Tensor | tuple | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | tuple]:
+        """(B, L, input_size) hours after `state` (None: a zero state) -> the forecast of the
+        hour after the last (B,), and the state there, to carry on from one hour at a time."""
+        outputs, state = self.rnn(inputs, state)
+        return self._forecast(outputs[:, -1], inputs[:, -1]), state
 
     def _forecast(self, hidden: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         forecast = self.head(torch.relu(hidden)).squeeze(-1)

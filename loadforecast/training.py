@@ -15,7 +15,6 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -150,8 +149,8 @@ def train_model(
     params: TrainParams,
     seed: int,
     device: torch.device,
-    on_epoch: Callable[[dict[str, float]], None] = lambda _: None,
     group: Group = distributed.ALONE,
+    progress_bar: bool = True,
 ) -> tuple[RNNForecaster, list[dict[str, float]]]:
     """Train a forecaster; return it with one history record per epoch.
 
@@ -205,7 +204,7 @@ def train_model(
             ends.split(params.batch_size),
             unit="batch",
             desc=f"{config.cell} seed {seed} epoch {epoch}/{params.epochs}",
-            disable=not group.leader,
+            disable=not (group.leader and progress_bar),
         )
         for step, batch in enumerate(bar, start=1):
             if group.size == 1:
@@ -248,7 +247,6 @@ def train_model(
         if group.leader:
             log.info("%s", record)
         history.append(record)
-        on_epoch(record)
         if params.patience and best_epoch and epoch - best_epoch >= params.patience:
             if group.leader:
                 log.info("no validation improvement for %d epochs: stopping", params.patience)

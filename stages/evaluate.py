@@ -75,7 +75,7 @@ def main() -> None:
     names = list(baselines)
     by_region = {r: report.summarise(s, seed_columns, names) for r, s in per_region.items()}
     started = time.perf_counter()
-    day = dayahead.day_ahead(forecasters, windows, test, series, params.train.precision, predictors)
+    day = dayahead.day_ahead(forecasters, windows, series, params.train.precision, predictors)
     day_seconds = time.perf_counter() - started
 
     with atomic_path(args.predictions) as tmp:

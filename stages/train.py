@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -24,14 +23,8 @@ from loadforecast.errors import run_command
 from loadforecast.files import atomic_path, write_json
 from loadforecast.forecaster import Forecaster, Recipe, recent_readings
 from loadforecast.model import CELLS, ModelConfig, select_device
-from loadforecast.training import (
-    best_record,
-    check_coverage,
-    selection_figures,
-    train_model,
-    validation_forecast,
-    validation_smape,
-)
+from loadforecast.seeds import train_seeds
+from loadforecast.training import best_record, check_coverage, selection_figures, validation_smape
 from loadforecast.windows import Windows, load_windows
 from stages import repo
 from stages.params import Params, load_params
@@ -97,24 +90,25 @@ def main() -> None:
         sys.exit(distributed.relaunch(params.train.processes, "stages.train", sys.argv[1:]))
     group, device = distributed.join(params.train.device)
     try:
-        train_seeds(args, params, windows, group, device)
+        train_cell(args, params, windows, group, device)
     finally:
         distributed.leave()
 
 
-def train_seeds(
+def train_cell(
     args: argparse.Namespace, params: Params, windows: Windows, group: Group, device: torch.device
 ) -> None:
-    """Train one model per seed; the group's leader logs each to MLflow and writes the outputs."""
+    """Train one model per seed; the group's leader logs each to MLflow and writes the outputs
+    (the seeds' epoch records once each seed has finished: they may train at once)."""
     if device.type == "cpu" and params.train.precision == "bf16" and group.leader:
         log.warning(
             "train.precision = bf16 on the CPU: without bf16 instructions (AMX, AVX512-BF16) "
             "the CPU emulates them, 11x slower than fp32 on a 2-core AVX2 machine (README)"
         )
     config = model_config(args.cell, windows, params.train)
+    eval_batch = params.evaluate.batch_size
     if not group.leader:
-        for seed in params.seeds:
-            train_model(windows, config, params.train, seed, device, group=group)
+        train_seeds(windows, config, params.train, params.seeds, device, eval_batch, group)
         return
 
     from loadforecast import tracking  # MLflow is imported only by the stages that log
@@ -127,7 +121,6 @@ def train_seeds(
         return Forecaster(recipe, states, seeds)
 
     example = recent_readings(windows, windows.spec.reach)
-    eval_batch, precision = params.evaluate.batch_size, params.train.precision
     shared = {
         "model": args.cell,
         "device": str(device),
@@ -138,54 +131,43 @@ def train_seeds(
         "val_windows": len(windows.split("val")),
         **{f"train.{k}": v for k, v in params.train.model_dump().items()},
     }
-    states, run_ids, summaries, histories, forecasts = [], [], {}, {}, []
+    run_ids, summaries = [], {}
     # The cell's run: its seeds' averaged forecast, with each seed's run nested under it.
     with tracking.start_run(run_name=args.cell) as cell_run:
         tracking.mlflow.log_params({**shared, "seeds": ",".join(map(str, params.seeds))})
         tracking.log_dataset(args.windows)
-        for seed in params.seeds:
-            with tracking.start_run(run_name=f"{args.cell}-seed{seed}", nested=True) as run:
+        trained_seeds = train_seeds(
+            windows, config, params.train, params.seeds, device, eval_batch, group
+        )
+        for trained_seed in trained_seeds:
+            seed = trained_seed.seed
+            name = f"{args.cell}-seed{seed}"
+            with tracking.start_run(run_name=name, nested=True) as run:
                 tracking.mlflow.log_params({**shared, "seed": seed})
                 tracking.log_dataset(args.windows)
-
-                def log_epoch(record: dict[str, float]) -> None:
+                for record in trained_seed.history:
                     metrics = {CURVES.get(k, k): v for k, v in record.items() if k != "epoch"}
                     tracking.mlflow.log_metrics(metrics, step=int(record["epoch"]))
-
-                started = time.perf_counter()
-                model, history = train_model(
-                    windows, config, params.train, seed, device, log_epoch, group
-                )
-                seconds = time.perf_counter() - started
-                with distributed.every_core(group, device):
-                    forecasts.append(
-                        validation_forecast(model, windows, device, eval_batch, precision)
-                    )
+                val_smape = validation_smape(windows, [trained_seed.val_forecast])
                 summaries[f"seed{seed}"] = seed_summary(
-                    history, validation_smape(windows, forecasts[-1:]), seconds, device, group
+                    trained_seed.history, val_smape, trained_seed.seconds, device, group
                 )
-                tracking.mlflow.log_metrics(
-                    {"train_seconds": seconds}
-                    | {k: v for k, v in summaries[f"seed{seed}"].items() if k == "val_smape"}
-                )
-                histories[seed] = history
-                states.append(model.state_dict())
+                tracking.mlflow.log_metrics({"train_seconds": trained_seed.seconds} | val_smape)
                 run_ids.append(run.info.run_id)
-                name = f"{args.cell}-seed{seed}"
-                pyfunc.log_model(forecaster_of(name, [seed], states[-1:]), example)
-        averaged = validation_smape(windows, forecasts)
+                pyfunc.log_model(forecaster_of(name, [seed], [trained_seed.state]), example)
+        averaged = validation_smape(windows, [t.val_forecast for t in trained_seeds])
         total_seconds = sum(s["train_seconds"] for s in summaries.values())
         tracking.mlflow.log_metrics(averaged | {"train_seconds": total_seconds})
         name = f"{args.cell} (seeds {', '.join(map(str, params.seeds))})"
-        trained = forecaster_of(name, params.seeds, states)
+        trained = forecaster_of(name, params.seeds, [t.state for t in trained_seeds])
         pyfunc.log_model(trained, example)
 
     trained.runs = {"cell": cell_run.info.run_id, "seeds": run_ids}
     trained.save(args.model)
     with atomic_path(args.history) as tmp:
         tmp.mkdir()
-        for seed, history in histories.items():
-            write_json(tmp / f"seed{seed}.json", history)
+        for trained_seed in trained_seeds:
+            write_json(tmp / f"seed{trained_seed.seed}.json", trained_seed.history)
     write_json(args.seeds, summaries)
     figures = selection_figures(summaries)
     if averaged:

@@ -44,6 +44,7 @@ PARAMS = TrainParams(
     precision="fp32",
     device="cpu",
     processes=1,
+    parallel_seeds=False,
 )
 
 

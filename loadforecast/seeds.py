@@ -1,0 +1,126 @@
+"""Every seed of a cell, trained one after another or all at once in processes of their own.
+
+On a CPU of few cores, one training process keeps them busy only part of the time: the GRU's
+per-hour steps are too small for a second thread (an epoch on 2 cores takes as long with one
+thread as with two), and the LSTM's kernel is no faster on two threads than two processes on
+one thread each. `train.parallel_seeds` therefore trains each seed in its own process, the
+cores shared among them (each process gets `cores // seeds` threads, at least one). Each
+process runs exactly what the sequential loop runs, seeded alike, so the figures agree within
+float rounding (one thread sums in another order than two).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from loadforecast import distributed
+from loadforecast.config import TrainParams
+from loadforecast.distributed import Group
+from loadforecast.errors import LoadForecastError
+from loadforecast.model import ModelConfig
+from loadforecast.training import train_model, validation_forecast
+from loadforecast.windows import Windows
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainedSeed:
+    """One seed's kept weights, epoch records, scaled validation forecasts and training time."""
+
+    seed: int
+    state: dict[str, torch.Tensor]
+    history: list[dict[str, float]]
+    val_forecast: np.ndarray
+    seconds: float
+
+
+def train_seed(
+    windows: Windows,
+    config: ModelConfig,
+    params: TrainParams,
+    seed: int,
+    device: torch.device,
+    eval_batch: int,
+    group: Group = distributed.ALONE,
+    progress_bar: bool = True,
+    forecast_validation: bool = True,
+) -> TrainedSeed:
+    """Train one seed, then forecast every validation window as evaluate forecasts the test's
+    (unless not `forecast_validation`: an empty array)."""
+    started = time.perf_counter()
+    model, history = train_model(
+        windows, config, params, seed, device, group=group, progress_bar=progress_bar
+    )
+    seconds = time.perf_counter() - started
+    forecast = np.empty(0, dtype=np.float32)
+    if forecast_validation:
+        with distributed.every_core(group, device):
+            forecast = validation_forecast(model, windows, device, eval_batch, params.precision)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    return TrainedSeed(seed, state, history, forecast, seconds)
+
+
+def _use_threads(threads: int) -> None:
+    """A worker's start: its share of the cores, and the parent's log format."""
+    torch.set_num_threads(threads)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+def train_seeds(
+    windows: Windows,
+    config: ModelConfig,
+    params: TrainParams,
+    seeds: list[int],
+    device: torch.device,
+    eval_batch: int,
+    group: Group = distributed.ALONE,
+    forecast_validation: bool = True,
+) -> list[TrainedSeed]:
+    """Every seed, in the order given: at once in worker processes when `train.parallel_seeds`
+    holds on the CPU for one process alone, else one after another on all cores."""
+    parallel = params.parallel_seeds and device.type == "cpu" and group.size == 1
+    if not parallel or len(seeds) == 1:
+        return [
+            train_seed(
+                windows, config, params, s, device, eval_batch, group, True, forecast_validation
+            )
+            for s in seeds
+        ]
+    threads = max(1, torch.get_num_threads() // len(seeds))
+    log.info("%d seeds at once, one process each of %d thread(s)", len(seeds), threads)
+    with ProcessPoolExecutor(
+        max_workers=len(seeds),
+        mp_context=multiprocessing.get_context("spawn"),  # no fork of the parent's threads
+        initializer=_use_threads,
+        initargs=(threads,),
+    ) as pool:
+        jobs = [
+            pool.submit(
+                train_seed,
+                windows,
+                config,
+                params,
+                seed,
+                device,
+                eval_batch,
+                progress_bar=False,
+                forecast_validation=forecast_validation,
+            )
+            for seed in seeds
+        ]
+        try:
+            return [job.result() for job in jobs]
+        except BrokenProcessPool as err:
+            raise LoadForecastError(
+                f"a process training one of the seeds {seeds} died (out of memory?); "
+                "set train.parallel_seeds: false to train them one after another"
+            ) from err

@@ -1,0 +1,58 @@
+"""`loadforecast.seeds`: the seeds trained at once, each in its own process, give what they give
+one after another (within float rounding: one thread sums in another order than two)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from loadforecast.config import TrainParams
+from loadforecast.model import ModelConfig
+from loadforecast.seeds import train_seeds
+
+PARAMS = TrainParams(
+    objective="every_hour",
+    chunk_hours=48,
+    burn_in_hours=12,
+    hidden_size=8,
+    num_layers=2,
+    dropout=0.0,
+    target="delta",
+    loss="l1",
+    lr=0.01,
+    lr_schedule="one_cycle",
+    weight_decay=0.0,
+    grad_clip=1.0,
+    batch_size=4,
+    epochs=2,
+    patience=0,
+    max_labels_per_epoch=0,
+    precision="fp32",
+    device="cpu",
+    processes=1,
+    parallel_seeds=True,
+)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_seeds_at_once_train_as_one_after_another(trained, cell) -> None:
+    windows = trained[0]
+    config = ModelConfig(cell, len(windows.spec.channels(windows.features)), 8, 2, 0.0, "delta")
+    device = torch.device("cpu")
+    at_once = train_seeds(windows, config, PARAMS, [3, 4], device, 256)
+    in_turn = train_seeds(
+        windows, config, PARAMS.changed(parallel_seeds=False), [3, 4], device, 256
+    )
+    assert [s.seed for s in at_once] == [3, 4]
+    for parallel, sequential in zip(at_once, in_turn, strict=True):
+        assert len(parallel.history) == PARAMS.epochs
+        for a, b in zip(parallel.history, sequential.history, strict=True):
+            assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
+            assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-4)
+        for name, weights in parallel.state.items():
+            torch.testing.assert_close(weights, sequential.state[name], rtol=1e-3, atol=1e-4)
+        np.testing.assert_allclose(parallel.val_forecast, sequential.val_forecast, atol=1e-4)
+        assert len(parallel.val_forecast) == len(windows.split("val"))
+    # different seeds, different models
+    assert at_once[0].history[-1]["train_loss"] != at_once[1].history[-1]["train_loss"]
