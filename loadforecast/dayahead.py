@@ -3,11 +3,12 @@
 A utility issues them before midnight, from readings up to 23:00. Each cell forecasts
 recursively, its state carried from hour to hour: each hour's forecast becomes the next hour's
 last load, while the calendar of the hours ahead is known and the lag channels read real
-readings wherever they reach back past the origin (the load a day and a week earlier, at every horizon of a day). A cell is scored per seed
-(each feeding back its own forecasts) and as the seeds' averaged forecast (feeding back the
-average). The baselines are fed back the same way: the fitted ones (linear, gradient boosting)
-read their own forecasts as their recent lags, while persistence repeats the last reading before
-midnight and the same hour a day or a week earlier is always a real reading.
+readings wherever they reach back past the origin (the load a day and a week earlier, at every
+horizon of a day). A cell is scored per seed (each feeding back its own forecasts) and as the
+seeds' averaged forecast (feeding back the average). The baselines are fed back the same way:
+the fitted ones (linear, gradient boosting) read their own forecasts as their recent lags, while
+persistence repeats the last reading before midnight and the same hour a day or a week earlier
+is always a real reading.
 """
 
 from __future__ import annotations
