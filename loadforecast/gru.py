@@ -28,7 +28,9 @@ class _GRULayer(torch.autograd.Function):
     def forward(ctx, inputs, weight_ih, weight_hh, bias_ih, bias_hh):
         hours, batch, _ = inputs.shape
         width = weight_hh.shape[1]
-        projected = torch.addmm(bias_ih, inputs.reshape(hours * batch, inputs.shape[2]), weight_ih.t())
+        projected = torch.addmm(
+            bias_ih, inputs.reshape(hours * batch, inputs.shape[2]), weight_ih.t()
+        )
         projected = projected.view(hours, batch, 3 * width)
         recurrent = inputs.new_empty(hours, batch, 3 * width)  # W_h h + b_h, of r, z and n
         gates = inputs.new_empty(hours, batch, 2 * width)  # r, z
@@ -71,7 +73,9 @@ class _GRULayer(torch.autograd.Function):
             torch.mul(grad_hidden[hour].unsqueeze(1), coefficients[hour], out=grad_recurrent[hour])
             if hour:
                 carried = torch.addmm(
-                    grad_hidden[hour] * z[hour], grad_recurrent[hour].view(batch, 3 * width), weight_hh
+                    grad_hidden[hour] * z[hour],
+                    grad_recurrent[hour].view(batch, 3 * width),
+                    weight_hh,
                 )
                 torch.add(carried, grad_outputs[hour - 1], out=grad_hidden[hour - 1])
         # The input side's gradients are the recurrent side's, except n's, which r does not scale.
