@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from loadforecast.config import IngestParams, WindowParams
+from loadforecast.config import IngestParams, TrainParams, WindowParams
 
 
 def load_series(start: str, hours: int, seed: int = 0, base: float = 1000.0) -> pd.Series:
@@ -84,6 +84,30 @@ def window_params(
 
 
 POLICY = IngestParams(duplicates="mean", max_fill_hours=3, outlier_ratio=0.5)
+
+
+SMALL_TRAINING = TrainParams(
+    objective="window",
+    chunk_hours=48,
+    burn_in_hours=6,
+    hidden_size=8,
+    num_layers=1,
+    dropout=0.0,
+    target="delta",
+    loss="mse",
+    lr=0.01,
+    lr_schedule="cosine",
+    weight_decay=0.0,
+    grad_clip=1.0,
+    batch_size=32,
+    epochs=3,
+    patience=0,
+    max_labels_per_epoch=0,
+    precision="fp32",
+    device="cpu",
+    processes=1,
+    parallel_seeds=False,
+)
 
 
 def readings(regions: tuple[str, ...] = ("AAA", "BBB")) -> pd.DataFrame:

@@ -7,30 +7,18 @@ import numpy as np
 import pytest
 import torch
 
-from loadforecast.config import TrainParams
 from loadforecast.model import ModelConfig
 from loadforecast.seeds import train_seeds
+from tests.synthetic import SMALL_TRAINING
 
-PARAMS = TrainParams(
+PARAMS = SMALL_TRAINING.changed(
     objective="every_hour",
-    chunk_hours=48,
     burn_in_hours=12,
-    hidden_size=8,
     num_layers=2,
-    dropout=0.0,
-    target="delta",
     loss="l1",
-    lr=0.01,
     lr_schedule="one_cycle",
-    weight_decay=0.0,
-    grad_clip=1.0,
     batch_size=4,
     epochs=2,
-    patience=0,
-    max_labels_per_epoch=0,
-    precision="fp32",
-    device="cpu",
-    processes=1,
     parallel_seeds=True,
 )
 

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 import torch
 
-from loadforecast.config import TrainParams
 from loadforecast.errors import LoadForecastError
 from loadforecast.model import ModelConfig, RNNForecaster
 from loadforecast.training import Sequences, best_record, mean_loss, train_model
@@ -22,30 +21,9 @@ from loadforecast.windows import (
     gather,
     gather_chunks,
 )
-from tests.synthetic import load_series, window_params
+from tests.synthetic import SMALL_TRAINING, load_series, window_params
 
-PARAMS = TrainParams(
-    objective="window",
-    chunk_hours=48,
-    burn_in_hours=6,
-    hidden_size=8,
-    num_layers=1,
-    dropout=0.0,
-    target="delta",
-    loss="mse",
-    lr=0.01,
-    lr_schedule="cosine",
-    weight_decay=0.0,
-    grad_clip=1.0,
-    batch_size=32,
-    epochs=3,
-    patience=0,
-    max_labels_per_epoch=0,
-    precision="fp32",
-    device="cpu",
-    processes=1,
-    parallel_seeds=False,
-)
+PARAMS = SMALL_TRAINING
 
 
 def small_windows(val_fraction: float = 0.2) -> Windows:
