@@ -50,7 +50,7 @@ def run_variant(variant: str, data_dir: Path) -> dict:
         }
     else:
         table, _ = read_regions(data_dir, regions, params.ingest)
-        features = add_time_features(table, params.features.cyclic, params.features.holidays)
+        features = add_time_features(table, params.features)
         windows, _ = build_windows(features, params.window)
         made = {
             "train_windows": len(windows.split("train")),

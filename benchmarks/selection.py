@@ -109,7 +109,7 @@ VARIANTS = {
 def run_variant(table, cell: str, overrides: str, device: torch.device) -> dict:
     raw = yaml.safe_load(PARAMS_FILE.read_text())
     params = parse_params(apply_overrides(raw, overrides + SAME_WINDOWS))
-    features = add_time_features(table, params.features.cyclic, params.features.holidays)
+    features = add_time_features(table, params.features)
     windows, _ = build_windows(features, params.window)
     config = ModelConfig(
         cell,

@@ -73,7 +73,7 @@ def main() -> None:
     params = parse_params(yaml.safe_load(PARAMS_FILE.read_text()))
     regions = list(args.regions or params.data.regions)
     table, _ = read_regions(args.data_dir, regions, params.ingest)
-    features = add_time_features(table, params.features.cyclic, params.features.holidays)
+    features = add_time_features(table, params.features)
     windows, _ = build_windows(features, params.window)
     n_train = len(windows.split("train"))
     scored_hours = params.train.chunk_hours - params.train.burn_in_hours

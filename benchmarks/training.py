@@ -333,7 +333,7 @@ def main() -> None:
 
     started = time.perf_counter()
     table, _ = read_regions(args.data_dir, regions, params.ingest)  # names any missing file
-    features = add_time_features(table, params.features.cyclic, params.features.holidays)
+    features = add_time_features(table, params.features)
     windows, _ = build_windows(features, params.window)
     our_prep = time.perf_counter() - started
     started = time.perf_counter()

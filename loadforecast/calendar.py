@@ -1,15 +1,22 @@
 """Calendar features: the study's (hour, day of week, month, day of year) per hourly row.
 
 With `features.cyclic`, sin/cos encodings are added so that 23:00 sits next to 00:00 and
-31 December next to 1 January. With `features.holidays`, a 0/1 flag marks US federal holidays
-(pandas' calendar), on which load follows a Sunday-like profile.
+31 December next to 1 January. With `features.holidays` (a country of the `holidays` package, and
+`features.holiday_subdivision`, a state or province of it), a 0/1 flag marks that country's
+public holidays, on which load follows a Sunday-like profile: the day itself and, where the
+country moves a holiday that falls on a weekend, the day it is observed. `features.extra_holidays`
+adds the user's own days (bridge days, a plant's shutdown) as dates.
 """
 
 from __future__ import annotations
 
+import datetime
+
+import holidays as holiday_calendars
 import numpy as np
 import pandas as pd
-from pandas.tseries.holiday import USFederalHolidayCalendar
+
+from loadforecast.config import FeaturesParams
 
 # Calendar feature (the study's names) -> (pandas accessor, first value, period of its cycle).
 CALENDAR = {
@@ -20,19 +27,32 @@ CALENDAR = {
 }
 
 
-def add_time_features(frame: pd.DataFrame, cyclic: bool, holidays: bool = False) -> pd.DataFrame:
-    """Return `frame` with calendar features of its `timestamp` column appended."""
+def holiday_dates(calendar: FeaturesParams, first: pd.Timestamp, last: pd.Timestamp) -> set:
+    """The days flagged as holidays between `first` and `last` (datetime.date)."""
+    days = {datetime.date.fromisoformat(day) for day in calendar.extra_holidays}
+    if calendar.holidays is not None:
+        years = range(first.year, last.year + 1)
+        days |= set(
+            holiday_calendars.country_holidays(
+                calendar.holidays, subdiv=calendar.holiday_subdivision, years=years
+            )
+        )
+    return days
+
+
+def add_time_features(frame: pd.DataFrame, calendar: FeaturesParams) -> pd.DataFrame:
+    """Return `frame` with calendar features of its `timestamp` column (local time) appended."""
     stamps = frame["timestamp"].dt
     out = frame.copy()
     for name, (accessor, _, _) in CALENDAR.items():
         out[name] = getattr(stamps, accessor).astype(np.int16)
-    if cyclic:
+    if calendar.cyclic:
         for name, (_, first, period) in CALENDAR.items():
             angle = (2 * np.pi / period) * (out[name].to_numpy(dtype=np.float64) - first)
             out[f"{name}_sin"] = np.sin(angle).astype(np.float32)
             out[f"{name}_cos"] = np.cos(angle).astype(np.float32)
-    if holidays:
+    if calendar.holidays is not None or calendar.extra_holidays:
         days = stamps.normalize()
-        dates = USFederalHolidayCalendar().holidays(days.min(), days.max())
-        out["holiday"] = days.isin(dates).astype(np.int8)
+        dates = holiday_dates(calendar, days.min(), days.max()) if len(out) else set()
+        out["holiday"] = days.isin(pd.to_datetime(sorted(dates))).astype(np.int8)
     return out

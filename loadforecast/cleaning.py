@@ -2,10 +2,12 @@
 
 Cleaning policy (deterministic; each step counted per region in the report):
 1. Exact duplicate rows are dropped.
-2. Readings sharing one timestamp are merged (`ingest.duplicates`, default mean). In these files the
-   timestamps are US Eastern wall-clock time, so the repeated autumn daylight-saving hour appears
-   twice; merging keeps a regular 24-hour local day, which is what the calendar features and the
-   same-hour-yesterday baseline assume.
+2. Readings sharing one timestamp are merged (`ingest.duplicates`, default mean). Timestamps are
+   local wall-clock time (`loadforecast.hourly`), so the repeated autumn daylight-saving hour
+   appears twice; merging keeps a regular 24-hour local day, which is what the calendar features
+   and the same-hour-yesterday baseline assume.
+   Readings more often than hourly become hourly means; an hour with fewer than half its
+   readings is a gap (`loadforecast.hourly.hourly_means`).
 3. Readings <= 0 MW, or outside [r, 1/r] times the median of the 7 hours centred on them
    (`ingest.outlier_ratio` = r), are flagged as implausible and removed.
 4. Missing hours (the skipped spring hour, other gaps, removed readings) are filled by time
@@ -19,18 +21,22 @@ from __future__ import annotations
 import pandas as pd
 
 from loadforecast.config import IngestParams
+from loadforecast.hourly import hourly_means, reading_minutes
 
 NEIGHBOURHOOD_HOURS = 7
 
 
 def clean_series(
-    frame: pd.DataFrame, params: IngestParams
+    frame: pd.DataFrame, params: IngestParams, frequency: str = "auto"
 ) -> tuple[pd.Series, dict[str, int | str]]:
-    """Apply the cleaning policy to one region; return the hourly series and what was done."""
+    """Apply the cleaning policy to one region's (timestamp, load_mw) readings, local time and
+    `frequency` (`data.frequency`) apart; return the hourly series and what was done."""
     exact_duplicates = int(frame.duplicated().sum())
     frame = frame.drop_duplicates()
     shared_timestamps = int(frame["timestamp"].duplicated().sum())
     merged = frame.groupby("timestamp", sort=True)["load_mw"].agg(params.duplicates)
+    step = reading_minutes(merged.index, frequency)
+    merged, partial = hourly_means(merged, step)
 
     series = merged.asfreq("h")
     missing_hours = int(series.isna().sum())
@@ -57,6 +63,8 @@ def clean_series(
         "rows_raw": len(frame) + exact_duplicates,
         "exact_duplicate_rows": exact_duplicates,
         "duplicate_timestamps_merged": shared_timestamps,
+        "reading_minutes": step,
+        **partial,
         "missing_hours": missing_hours,
         "implausible_readings": int(implausible.sum()),
         "hours_filled": int(filled.sum()),

@@ -3,13 +3,16 @@ model.
 
     loadforecast forecast data/models/gru.pt recent/AEP_hourly.csv recent/DOM_hourly.csv
     loadforecast forecast models:/pjm-load-gru@champion recent/*.csv --hours 24
+    loadforecast forecast data/models/lstm.pt recent.parquet --hours 24
     loadforecast promote pjm-load-gru 3
 
 `forecast` takes a saved forecaster (the train stage's `data/models/<cell>.pt`, from any
 directory) or the URI of one of this project's MLflow models (`runs:/<run id>/model`,
 `models:/<name>@<alias>`; from the store of the current directory unless MLFLOW_TRACKING_URI names
-another). Each readings file is one region's `Datetime,<REGION>_MW` rows in any order, read and
-cleaned as the pipeline's ingest does. The forecast is printed and written as CSV (`--output`),
+another). The readings files are in the format the model was trained from (`data.format`): one
+region's `Datetime,<REGION>_MW` rows per file, or long tables with the columns `data.columns`
+named, in any order; read and cleaned as the pipeline's ingest does, in the model's time zone
+unless the timestamps carry offsets. The forecast is printed and written as CSV (`--output`),
 whole or not at all.
 
 `promote` points the alias `champion` at a registered version, after showing the validation
@@ -44,7 +47,7 @@ def mlflow_forecaster(uri: str) -> Forecaster:
     except tracking.mlflow.exceptions.MlflowException as err:
         raise LoadForecastError(
             f"{uri}: {err.message} (this project's models are runs:/<run id>/model of a train "
-            "run, or models:/pjm-load-<cell>@<alias>)"
+            "run, or models:/<project>-<cell>@<alias>)"
         ) from err
     except (ImportError, *NOT_OURS) as err:  # another project's model, and its code
         raise LoadForecastError(f"{uri}: not a load forecaster of this project ({err})") from err
@@ -71,12 +74,12 @@ def source(uri: str, model) -> str:
 
 def forecast(args: argparse.Namespace) -> None:
     check_hours(args.hours)
-    readings = read_readings(args.readings)
     if args.model.endswith(".pt"):
         forecaster = Forecaster.load(Path(args.model))
         forecaster = forecaster.renamed(f"{forecaster.recipe.name}, {args.model}")
     else:
         forecaster = mlflow_forecaster(args.model)
+    readings = read_readings(args.readings, forecaster.recipe.readings)
     table = forecaster.forecast(readings, args.hours)
     with atomic_path(args.output) as tmp:
         table.to_csv(tmp, index=False)
@@ -99,7 +102,9 @@ def parser() -> argparse.ArgumentParser:
     commands = main_parser.add_subparsers(dest="command", required=True)
     on = commands.add_parser("forecast", help="forecast from recent readings")
     on.add_argument("model", help="data/models/<cell>.pt, runs:/<id>/model or models:/...")
-    on.add_argument("readings", type=Path, nargs="+", help="raw CSV files, one per region")
+    on.add_argument(
+        "readings", type=Path, nargs="+", help="readings files, in the model's data.format"
+    )
     on.add_argument("--hours", type=int, default=1, help=f"hours ahead, 1 to {MAX_HOURS}")
     on.add_argument("--output", type=Path, default=Path("forecast.csv"))
     on.set_defaults(run=forecast)

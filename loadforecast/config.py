@@ -4,9 +4,18 @@ and what is allowed (`ConfigError`, one line per mistake)."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from loadforecast.errors import LoadForecastError
 
@@ -44,11 +53,59 @@ class IngestParams(Section):
     outlier_ratio: float = Field(gt=0, lt=1)
 
 
+READING_STEPS = ("auto", "5min", "10min", "15min", "30min", "h")
+
+
+class ColumnsParams(Section):
+    """Which columns of a long table hold the series id, the timestamp and the load."""
+
+    series: str = Field(min_length=1)
+    timestamp: str = Field(min_length=1)
+    load: str = Field(min_length=1)
+
+
+class ReadingsParams(Section):
+    """How raw readings are read (`loadforecast.readers`) and put on the local hourly clock
+    (`loadforecast.hourly`): the part of the data contract a saved forecaster carries, so that
+    its forecasts read a user's recent readings as the pipeline read the history."""
+
+    format: Literal["pjm", "table"]
+    columns: ColumnsParams
+    timezone: str
+    frequency: Literal[READING_STEPS]
+
+    @model_validator(mode="after")
+    def _known_zone(self) -> ReadingsParams:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"data.timezone = {self.timezone!r}: not a time zone name of the IANA database "
+                "(e.g. America/New_York, Europe/London, Australia/Brisbane, UTC)"
+            ) from None
+        return self
+
+
 class FeaturesParams(Section):
     """The calendar channels (`loadforecast.calendar`)."""
 
     cyclic: bool
-    holidays: bool
+    holidays: str | None = Field(description="a country code of the holidays package, or null")
+    holiday_subdivision: str | None
+    extra_holidays: list[str] = Field(description="dates, YYYY-MM-DD")
+
+    @field_validator("extra_holidays", mode="before")
+    @classmethod
+    def _dates_as_text(cls, days: Any) -> Any:
+        """YAML reads an unquoted 2024-11-29 as a date: keep it as the text it was."""
+        if isinstance(days, list):
+            return [d.isoformat() if isinstance(d, datetime.date) else d for d in days]
+        return days
+
+    @model_validator(mode="after")
+    def _known_holidays(self) -> FeaturesParams:
+        check_holidays(self.holidays, self.holiday_subdivision, self.extra_holidays)
+        return self
 
 
 class WindowParams(Section):
@@ -100,6 +157,38 @@ class TrainParams(Section):
                 f"train.chunk_hours ({self.chunk_hours})"
             )
         return self
+
+
+def check_holidays(country: str | None, subdivision: str | None, extra: list[str]) -> None:
+    """Refuse a country or subdivision the `holidays` package does not know, and a date that is
+    not YYYY-MM-DD, naming the setting and what is allowed (ValueError, for pydantic)."""
+    if country is None and subdivision is not None:
+        raise ValueError(
+            f"features.holiday_subdivision = {subdivision!r} needs a country in features.holidays"
+        )
+    import holidays as holiday_calendars  # only where a country is checked
+
+    if country is not None:
+        try:
+            holiday_calendars.country_holidays(country)
+        except NotImplementedError:
+            raise ValueError(
+                f"features.holidays = {country!r}: not a country of the holidays package (its "
+                "ISO 3166 code, e.g. US, GB, DE, AU; or null for no holiday flag)"
+            ) from None
+        known = holiday_calendars.list_supported_countries()[country]
+        if subdivision is not None and subdivision not in known:
+            raise ValueError(
+                f"features.holiday_subdivision = {subdivision!r}: not a subdivision of "
+                f"{country} in the holidays package (one of {', '.join(known)}; or null)"
+            )
+    for day in extra:
+        try:
+            datetime.date.fromisoformat(day)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"features.extra_holidays: {day!r} is not a date like 2024-11-29"
+            ) from None
 
 
 def validated(cls: type[BaseModel], raw: Any, source: str, prefix: str = "") -> Any:

@@ -1,6 +1,10 @@
-"""The data contract: raw PJM region files (`<REGION>_hourly.csv` or `.csv.gz`, header
-`Datetime,<REGION>_MW`, US Eastern wall-clock time) in, one tidy hourly table (region, timestamp,
-load_mw) out, cleaned by `loadforecast.cleaning`. Malformed files are refused by file and line.
+"""The data contract: raw readings in, one tidy hourly table (region, timestamp, load_mw) out,
+cleaned by `loadforecast.cleaning`.
+
+Two formats (`data.format`): `pjm`, PJM's region files (`<REGION>_hourly.csv` or `.csv.gz`, header
+`Datetime,<REGION>_MW`, naive local time), read here; and `table`, a long table of many series
+(`loadforecast.tables`). Timestamps become local wall-clock time of `data.timezone` and readings
+hourly means (`loadforecast.hourly`). Malformed input is refused by file and line.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from loadforecast.cleaning import clean_series
-from loadforecast.config import IngestParams
+from loadforecast.config import ColumnsParams, IngestParams, ReadingsParams
 from loadforecast.errors import LoadForecastError
+from loadforecast.tables import read_table
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +35,13 @@ SCHEMA = pa.schema(
     ]
 )
 RAW_SUFFIXES = (".csv", ".csv.gz")
+# PJM's files as the study read them: naive US Eastern time, hourly.
+PJM_READINGS = ReadingsParams(
+    format="pjm",
+    columns=ColumnsParams(series="region", timestamp="timestamp", load="load_mw"),
+    timezone="America/New_York",
+    frequency="auto",
+)
 
 
 def region_file(directory: Path, region: str) -> Path | None:
@@ -115,18 +127,51 @@ def _read_and_diagnose(path: Path, region: str) -> pd.DataFrame:
     return pd.DataFrame({"timestamp": timestamps.to_numpy(), "load_mw": loads.to_numpy()})
 
 
-def read_regions(raw_dir: Path, regions: list[str], params: IngestParams):
-    """Read and clean every region; return the tidy table and the per-region report."""
+def read_raw(source: Path, regions: list[str], readings: ReadingsParams) -> pd.DataFrame:
+    """The uncleaned readings (region, timestamp, load_mw) of `regions` (every series of a table
+    when empty) from the PJM files in the directory `source`, or the long table it names."""
+    if readings.format == "pjm":
+        if not regions:
+            raise LoadForecastError("no regions to read (data.regions is empty)")
+        frames = []
+        for region in regions:
+            path = region_file(source, region)
+            if path is None:
+                raise LoadForecastError(
+                    f"{source}: no {region}_hourly.csv for region {region} (data.regions)"
+                )
+            frames.append(read_region_csv(path, region).assign(region=region))
+        return pd.concat(frames, ignore_index=True)
+    table = read_table(source, readings.columns, readings.timezone)
     if not regions:
-        raise LoadForecastError("no regions to read (data.regions is empty)")
+        return table
+    present = set(table["region"].unique())
+    absent = [r for r in regions if r not in present]
+    if absent:
+        shown = sorted(present)[:10]
+        raise LoadForecastError(
+            f"{source}: no series {', '.join(absent)} in column {readings.columns.series!r} "
+            f"(data.regions); it holds {len(present)} series, e.g. {shown}"
+        )
+    return table[table["region"].isin(regions)]
+
+
+def read_regions(
+    source: Path,
+    regions: list[str],
+    params: IngestParams,
+    readings: ReadingsParams = PJM_READINGS,
+):
+    """Read and clean every region; return the tidy table and the per-region report."""
+    raw = read_raw(source, regions, readings)
     frames, report = [], {}
-    for region in regions:
-        path = region_file(raw_dir, region)
-        if path is None:
-            raise LoadForecastError(
-                f"{raw_dir}: no {region}_hourly.csv for region {region} (data.regions)"
+    for region, rows in raw.groupby("region", sort=False):
+        try:
+            series, report[region] = clean_series(
+                rows[["timestamp", "load_mw"]], params, readings.frequency
             )
-        series, report[region] = clean_series(read_region_csv(path, region), params)
+        except LoadForecastError as err:
+            raise LoadForecastError(f"{source}, series {region}: {err}") from None
         log.info("%s: %s", region, report[region])
         frames.append(
             pd.DataFrame(
@@ -153,10 +198,14 @@ def region_of(path: Path) -> str:
     return header[1].removesuffix("_MW")
 
 
-def read_readings(paths: list[Path]) -> pd.DataFrame:
-    """Every file's readings as (region, timestamp, load_mw), uncleaned."""
+def read_readings(paths: list[Path], readings: ReadingsParams = PJM_READINGS) -> pd.DataFrame:
+    """Every file's readings as (region, timestamp, load_mw), uncleaned: PJM files (a region
+    each, named by its header) or long tables, as `readings` says."""
     frames = []
     for path in paths:
-        region = region_of(path)
-        frames.append(read_region_csv(path, region).assign(region=region))
+        if readings.format == "table":
+            frames.append(read_table(path, readings.columns, readings.timezone))
+        else:
+            region = region_of(path)
+            frames.append(read_region_csv(path, region).assign(region=region))
     return pd.concat(frames, ignore_index=True)[["region", "timestamp", "load_mw"]]

@@ -29,18 +29,19 @@ import torch
 
 from loadforecast.calendar import add_time_features
 from loadforecast.cleaning import clean_series
-from loadforecast.config import FeaturesParams, IngestParams
+from loadforecast.config import FeaturesParams, IngestParams, ReadingsParams
+from loadforecast.data import PJM_READINGS
 from loadforecast.errors import LoadForecastError
 from loadforecast.files import atomic_path
+from loadforecast.hourly import to_local_time, utc_offsets
 from loadforecast.model import ModelConfig, RNNForecaster, autocast
 from loadforecast.scaling import LOAD_COLUMN, Scalers, scale, unscale_load
 from loadforecast.windows import InputSpec, Windows, gather
 
 READINGS = ["region", "timestamp", "load_mw"]
-FORECAST = ["region", "timestamp", "horizon", "forecast_mw", "model"]
+FORECAST = ["region", "timestamp", "utc_offset", "horizon", "forecast_mw", "model"]
 HOUR = pd.Timedelta(hours=1)
 MAX_HOURS = 168  # a week: beyond it, the week-old load itself would be a forecast
-LOCAL_TIME = "America/New_York"
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Recipe:
     scalers: Scalers  # region -> per-feature training min and max
     ingest: IngestParams
     calendar: FeaturesParams
+    readings: ReadingsParams  # the format, time zone and resolution of the readings
 
     @classmethod
     def for_windows(
@@ -63,9 +65,19 @@ class Recipe:
         windows: Windows,
         ingest: IngestParams,
         calendar: FeaturesParams,
+        readings: ReadingsParams,
     ) -> Recipe:
         """The recipe of a model trained on `windows`: their layout and scalers."""
-        return cls(name, config, windows.spec, windows.features, windows.scalers, ingest, calendar)
+        return cls(
+            name,
+            config,
+            windows.spec,
+            windows.features,
+            windows.scalers,
+            ingest,
+            calendar,
+            readings,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +88,7 @@ class Recipe:
             "scalers": self.scalers,
             "ingest": self.ingest.model_dump(),
             "calendar": self.calendar.model_dump(),
+            "readings": self.readings.model_dump(),
         }
 
     @classmethod
@@ -88,6 +101,7 @@ class Recipe:
             stored["scalers"],
             IngestParams.model_validate(stored["ingest"]),
             FeaturesParams.model_validate(stored["calendar"]),
+            ReadingsParams.model_validate(stored.get("readings", PJM_READINGS.model_dump())),
         )
 
     def check_windows(self, windows: Windows, what: str) -> None:
@@ -125,7 +139,7 @@ def model_rows(
             "train it on this region's history first"
         )
     frame = pd.DataFrame({"timestamp": readings.index, "load_mw": readings.to_numpy()})
-    series, _ = clean_series(frame, recipe.ingest)
+    series, _ = clean_series(frame, recipe.ingest, recipe.readings.frequency)
     latest = readings.index.max()
     if len(series) and series.index[-1] != latest:
         raise LoadForecastError(
@@ -151,7 +165,7 @@ def model_rows(
             "load_mw": [*recent.to_numpy(dtype=np.float32).astype(np.float64), *[0.0] * hours],
         }
     )
-    frame = add_time_features(frame, recipe.calendar.cyclic, recipe.calendar.holidays)
+    frame = add_time_features(frame, recipe.calendar)
     values = frame[recipe.features].to_numpy(np.float64)
     return scale(values, recipe.scalers[region]), last + HOUR
 
@@ -208,31 +222,20 @@ class CarriedStep:
         return torch.stack([forecast.float() for forecast, _ in stepped]).mean(dim=0)
 
 
-def check_readings(frame: pd.DataFrame) -> pd.DataFrame:
-    """The readings with the right types, or one error that says what is wrong."""
+def check_readings(frame: pd.DataFrame, timezone: str) -> pd.DataFrame:
+    """The readings with the right types, timestamps in local time of `timezone` (naive ones
+    are taken as local time already), or one error that says what is wrong."""
     missing = [c for c in READINGS if c not in frame.columns]
     if missing:
         raise LoadForecastError(f"readings: missing column(s) {missing}; expected {READINGS}")
     frame = frame[READINGS].copy()
-    try:
-        stamps = pd.to_datetime(frame["timestamp"], errors="coerce")
-    except ValueError:  # offsets that differ (a daylight-saving change) in pandas 3
-        stamps = None
-    if stamps is None or stamps.dtype == object:  # ... and in pandas 2: read them as UTC
-        stamps = pd.to_datetime(frame["timestamp"], errors="coerce", utc=True)
-    if stamps.isna().any():
-        row = int(np.flatnonzero(stamps.isna())[0])
-        raise LoadForecastError(
-            f"readings, row {row}: timestamp {frame['timestamp'].iloc[row]!r} is not a time"
-        )
+    stamps = to_local_time(frame["timestamp"], timezone, lambda row: f"readings, row {row}")
     loads = pd.to_numeric(frame["load_mw"], errors="coerce")
     if loads.isna().any():
         row = int(np.flatnonzero(loads.isna())[0])
         raise LoadForecastError(
             f"readings, row {row}: load_mw {frame['load_mw'].iloc[row]!r} is not a number"
         )
-    if stamps.dt.tz is not None:  # PJM's readings, and the model's calendar, are Eastern time
-        stamps = stamps.dt.tz_convert(LOCAL_TIME).dt.tz_localize(None)
     frame["timestamp"], frame["load_mw"] = stamps, loads.astype(np.float64)
     frame["region"] = frame["region"].astype(str)
     return frame
@@ -279,9 +282,13 @@ class Forecaster:
         hour's forecast is the next hour's last load; the calendar of the hours ahead is known,
         and the lag channels read real readings wherever the lag reaches back past the latest
         one (for the week-old load, all of a day ahead). Each seed's state is carried from hour
-        to hour (`CarriedStep`), as evaluate's day-ahead table carries it."""
+        to hour (`CarriedStep`), as evaluate's day-ahead table carries it.
+
+        Timestamps with a UTC offset are converted to the model's time zone (`data.timezone`),
+        naive ones are its local time; readings more often than hourly are averaged to hours as
+        ingest does. Each forecast hour is local time, with its UTC offset beside it."""
         check_hours(hours)
-        readings = check_readings(readings)
+        readings = check_readings(readings, self.recipe.readings.timezone)
         if readings.empty:
             raise LoadForecastError("readings: no rows")
         regions, parts, firsts, starts = [], [], [], []
@@ -300,10 +307,12 @@ class Forecaster:
         steps = torch.stack(feed_back(step, series, label_rows, hours), dim=1)
         scaled = steps.cpu().numpy().ravel()
         forecast_mw = unscale_load(scaled, np.repeat(regions, hours), self.recipe.scalers)
+        stamps = pd.Series([first + k * HOUR for first in firsts for k in range(hours)])
         return pd.DataFrame(
             {
                 "region": np.repeat(regions, hours),
-                "timestamp": [first + k * HOUR for first in firsts for k in range(hours)],
+                "timestamp": stamps,
+                "utc_offset": utc_offsets(stamps, self.recipe.readings.timezone),
                 "horizon": np.tile(np.arange(1, hours + 1), len(regions)),
                 "forecast_mw": forecast_mw,
                 "model": self.recipe.name,
@@ -328,7 +337,7 @@ class Forecaster:
         if not path.is_file():
             raise LoadForecastError(
                 f"{path}: no such file: build it (dvc repro, or dvc pull from the team's "
-                "remote), or forecast from an MLflow model (models:/pjm-load-gru@champion)"
+                "remote), or forecast from an MLflow model (models:/<project>-gru@champion)"
             )
         try:
             stored = torch.load(path, map_location=device, weights_only=True)

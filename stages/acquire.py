@@ -1,7 +1,10 @@
-"""Data acquisition: make sure data/raw holds the raw region CSVs.
+"""Data acquisition: make sure data/raw holds the raw readings.
 
-Files already in data/raw are kept (the stage output is persistent). Missing ones are copied from
-`data.source_dir`, or else downloaded from Kaggle with kagglehub.
+PJM's files (`data.format: pjm`): files already in data/raw are kept (the stage output is
+persistent); missing ones are copied from `data.source_dir`, or else downloaded from Kaggle with
+kagglehub. A long table (`data.format: table`): the files `data.path` names are copied to
+data/raw/table, replacing the last copy, each time the stage runs (when a `data` setting changes;
+after editing the file in place, `dvc repro --force --single-item acquire`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 from loadforecast.data import region_file
 from loadforecast.errors import LoadForecastError, run_command
 from loadforecast.files import atomic_path
+from loadforecast.tables import table_files
 from stages.params import DataParams, load_params
 from stages.repo import user_repo_root
 
@@ -50,8 +54,35 @@ def download_kaggle(dataset: str) -> Path:
     return Path(kagglehub.dataset_download(dataset))
 
 
+def copy_table(path: Path, target: Path) -> None:
+    """Copy the table files `path` names (a file, a directory or a glob) into the directory
+    `target`, keeping their places below it (a partitioned dataset's `series=<id>/`), whole."""
+    files = table_files(path)
+    if path.is_dir():
+        base = path
+    elif path.is_file():
+        base = path.parent
+    else:
+        base = Path(*Path(files[0]).parts[: len(Path(files[0]).parts) - 1])
+        for file in files[1:]:
+            while base not in file.parents:
+                base = base.parent
+    with atomic_path(target) as tmp:
+        for file in files:
+            destination = tmp / file.relative_to(base)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(file, destination)
+    log.info("copied %d table file(s) from %s", len(files), path)
+
+
 def acquire(params: DataParams, raw_dir: Path, repo_root: Path) -> str:
-    """Fill `raw_dir` with the configured regions' files; return where they came from."""
+    """Fill `raw_dir` with the configured readings; return where they came from."""
+    if params.format == "table":
+        assert params.path is not None  # DataParams checks it
+        source = Path(params.path).expanduser()
+        source = source if source.is_absolute() else repo_root / source
+        copy_table(source, params.raw_source(raw_dir))
+        return str(source)
     absent = missing_regions(raw_dir, params.regions)
     if not absent:
         return str(raw_dir)
@@ -82,7 +113,7 @@ def main() -> None:
     params = load_params()
     args.raw_dir.mkdir(parents=True, exist_ok=True)
     origin = acquire(params.data, args.raw_dir, user_repo_root())
-    log.info("%d region files in %s (from %s)", len(params.data.regions), args.raw_dir, origin)
+    log.info("%s readings in %s (from %s)", params.data.format, args.raw_dir, origin)
 
 
 if __name__ == "__main__":

@@ -100,7 +100,7 @@ def main() -> None:
 
     from loadforecast.tracking.evaluation import log_evaluation  # MLflow only where it logs
 
-    repo.track()
+    repo.track(params.project.name)
     log_evaluation(forecasters, mean, per_region, day, names, args.windows, args.plot_images)
 
 

@@ -22,9 +22,7 @@ def main() -> None:
     parser.add_argument("features", type=Path, help="output Parquet")
     args = parser.parse_args()
     params = load_params()
-    frame = add_time_features(
-        pd.read_parquet(args.table), params.features.cyclic, params.features.holidays
-    )
+    frame = add_time_features(pd.read_parquet(args.table), params.features)
     with atomic_path(args.features) as tmp:
         frame.to_parquet(tmp, index=False)
     log.info("%d rows, columns %s -> %s", len(frame), list(frame.columns), args.features)

@@ -1,4 +1,4 @@
-"""ingest: raw region CSVs -> one tidy, clean, hourly Parquet table and a data-quality report
+"""ingest: raw readings -> one tidy, clean, hourly Parquet table and a data-quality report
 (`loadforecast.data` reads, `loadforecast.cleaning` cleans; the counts also go to MLflow)."""
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ def main() -> None:
     parser.add_argument("report", type=Path, help="output data-quality JSON")
     args = parser.parse_args()
     params = load_params()
-    table, report = read_regions(args.raw_dir, params.data.regions, params.ingest)
+    source = params.data.raw_source(args.raw_dir)
+    table, report = read_regions(source, params.data.regions, params.ingest, params.data.readings)
     with atomic_path(args.table) as tmp:
         pq.write_table(pa.Table.from_pandas(table, schema=SCHEMA, preserve_index=False), tmp)
     write_json(args.report, report)
@@ -34,7 +35,7 @@ def main() -> None:
 
     from loadforecast import tracking  # MLflow is imported only by the stages that log
 
-    repo.track()
+    repo.track(params.project.name)
     with tracking.start_run("ingest"):
         tracking.mlflow.log_params({"regions": ",".join(report), **params.ingest.model_dump()})
         tracking.mlflow.log_metrics(

@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from loadforecast.config import (
     BASELINES,
     FeaturesParams,
     IngestParams,
+    ReadingsParams,
     Section,
     TrainParams,
     WindowParams,
@@ -22,10 +23,36 @@ from loadforecast.config import (
 PARAMS_FILE = Path("params.yaml")
 
 
-class DataParams(Section):
+class ProjectParams(Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class DataParams(ReadingsParams):
     source_dir: str | None
     kaggle_dataset: str
+    path: str | None
     regions: list[str]
+
+    @model_validator(mode="after")
+    def _table_has_a_path(self) -> DataParams:
+        if self.format == "table" and not self.path:
+            raise ValueError(
+                "data.path is empty: with data.format = table it names the CSV or Parquet "
+                "file, directory or glob of the readings"
+            )
+        return self
+
+    def raw_source(self, raw_dir: Path) -> Path:
+        """Where ingest reads in the acquire stage's `raw_dir`: the PJM files themselves, or
+        the copy of the table `path` names."""
+        return raw_dir if self.format == "pjm" else raw_dir / "table"
+
+    @property
+    def readings(self) -> ReadingsParams:
+        """The part a saved forecaster carries."""
+        return ReadingsParams.model_validate(
+            {key: getattr(self, key) for key in ReadingsParams.model_fields}
+        )
 
 
 class EvaluateParams(Section):
@@ -36,6 +63,7 @@ class EvaluateParams(Section):
 
 class Params(Section):
     seeds: list[int] = Field(min_length=1)
+    project: ProjectParams
     data: DataParams
     ingest: IngestParams
     features: FeaturesParams

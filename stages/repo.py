@@ -74,10 +74,12 @@ def dvc_hash(path: Path, lock_file: Path = LOCK_FILE) -> str | None:
     return None
 
 
-def track() -> None:
+def track(name: str) -> None:
     """Send this stage's MLflow runs to the user's repository store, tagged with the commit, the
-    DVC experiment and the stage, with DVC's hashes as dataset digests."""
+    DVC experiment and the stage, with DVC's hashes as dataset digests, under the project's
+    `name` (`project.name`)."""
     from loadforecast import tracking
 
     cwd = Path.cwd()
-    tracking.use_project(tracking.Project(user_repo_root(cwd), run_tags(cwd), dvc_hash))
+    project = tracking.Project(user_repo_root(cwd), run_tags(cwd), dvc_hash, name)
+    tracking.use_project(project)

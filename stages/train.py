@@ -114,10 +114,12 @@ def train_cell(
     from loadforecast import tracking  # MLflow is imported only by the stages that log
     from loadforecast.tracking import pyfunc
 
-    repo.track()
+    repo.track(params.project.name)
 
     def forecaster_of(name: str, seeds: list[int], states: list[dict]) -> Forecaster:
-        recipe = Recipe.for_windows(name, config, windows, params.ingest, params.features)
+        recipe = Recipe.for_windows(
+            name, config, windows, params.ingest, params.features, params.data.readings
+        )
         return Forecaster(recipe, states, seeds)
 
     example = recent_readings(windows, windows.spec.reach)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from loadforecast.config import IngestParams, TrainParams, WindowParams
+from loadforecast.config import FeaturesParams, IngestParams, TrainParams, WindowParams
 
 
 def load_series(start: str, hours: int, seed: int = 0, base: float = 1000.0) -> pd.Series:
@@ -81,6 +81,24 @@ def window_params(
         future_calendar=future_calendar,
         min_history=min_history,
     )
+
+
+def calendar(cyclic: bool = True, holidays: str | None = "US", **more) -> FeaturesParams:
+    """The features section: the cyclic encodings and a country's holidays, as given."""
+    return FeaturesParams(
+        cyclic=cyclic,
+        holidays=holidays,
+        holiday_subdivision=more.get("holiday_subdivision"),
+        extra_holidays=more.get("extra_holidays", []),
+    )
+
+
+def pjm_data(**settings):
+    """The data section for PJM's files (`stages.params.DataParams`), with `settings`."""
+    from loadforecast.data import PJM_READINGS
+    from stages.params import DataParams
+
+    return DataParams.model_validate({**PJM_READINGS.model_dump(), "path": None, **settings})
 
 
 POLICY = IngestParams(duplicates="mean", max_fill_hours=3, outlier_ratio=0.5)

@@ -17,8 +17,7 @@ import yaml
 from loadforecast.data import read_region_csv
 from loadforecast.errors import LoadForecastError
 from stages.acquire import acquire
-from stages.params import DataParams
-from tests.synthetic import load_series, raw_frame, write_region_csv
+from tests.synthetic import load_series, pjm_data, raw_frame, write_region_csv
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -57,7 +56,7 @@ def test_row_with_extra_fields_names_its_line(tmp_path):
 def test_directory_without_region_files_gives_both_ways_to_get_the_data(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    params = DataParams(source_dir=None, kaggle_dataset="owner/none", regions=["AEP"])
+    params = pjm_data(source_dir=None, kaggle_dataset="owner/none", regions=["AEP"])
     with pytest.raises(LoadForecastError, match=r"data\.source_dir") as err:
         acquire(params, tmp_path / "raw", tmp_path)
     assert "kagglehub" in str(err.value) and "AEP_hourly.csv" in str(err.value)
@@ -65,7 +64,7 @@ def test_directory_without_region_files_gives_both_ways_to_get_the_data(tmp_path
 
 def test_regions_naming_an_absent_file_are_named(tmp_path):
     write_region_csv(tmp_path / "src", "AAA", load_series("2018-01-01", 10))
-    params = DataParams(source_dir="src", kaggle_dataset="x/y", regions=["AAA", "ZZZ"])
+    params = pjm_data(source_dir="src", kaggle_dataset="x/y", regions=["AAA", "ZZZ"])
     with pytest.raises(LoadForecastError, match="ZZZ"):
         acquire(params, tmp_path / "raw", tmp_path)
     assert not (tmp_path / "raw" / "ZZZ_hourly.csv").exists()

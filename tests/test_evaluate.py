@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 
 from loadforecast.baselines import fit_baselines, one_hour
-from loadforecast.config import FeaturesParams
+from loadforecast.data import PJM_READINGS
 from loadforecast.errors import LoadForecastError
 from loadforecast.forecaster import Recipe
 from loadforecast.metrics import over_seeds
 from loadforecast.model import ModelConfig
 from loadforecast.scaling import LOAD_COLUMN
 from loadforecast.windows import InputSpec, Windows, build_windows
-from tests.synthetic import POLICY, regions_frame, window_params
+from tests.synthetic import POLICY, calendar, regions_frame, window_params
 
-CALENDAR = FeaturesParams(cyclic=False, holidays=False)
+CALENDAR = calendar(cyclic=False, holidays=None)
 
 
 def windows_of(spec: InputSpec, hours: int = 24 * 60, regions=("AAA", "BBB")) -> Windows:
@@ -61,7 +61,7 @@ def test_scores_over_seeds_give_mean_and_sample_spread():
 
 def recipe_for(windows: Windows) -> Recipe:
     config = ModelConfig("gru", len(windows.spec.channels(windows.features)), 4, 1, 0.0)
-    return Recipe.for_windows("gru", config, windows, POLICY, CALENDAR)
+    return Recipe.for_windows("gru", config, windows, POLICY, CALENDAR, PJM_READINGS)
 
 
 def test_a_forecaster_checks_the_windows_it_is_evaluated_on():

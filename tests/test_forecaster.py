@@ -8,14 +8,13 @@ import pandas as pd
 import pytest
 import torch
 
-from loadforecast.config import FeaturesParams
 from loadforecast.errors import LoadForecastError
 from loadforecast.forecaster import check_readings, model_rows
 from loadforecast.metrics import predictions_frame
 from loadforecast.model import predict
-from tests.synthetic import load_series, readings
+from tests.synthetic import calendar, load_series, readings
 
-CALENDAR = FeaturesParams(cyclic=True, holidays=True)
+CALENDAR = calendar()
 
 
 def test_forecasts_equal_evaluate_for_the_same_windows(trained) -> None:
@@ -116,7 +115,7 @@ def test_readings_with_offsets_across_a_daylight_saving_change_are_eastern_time(
         {"region": "AAA", "timestamp": [f"2018-11-04T{s}" for s in stamps], "load_mw": 1.0}
     )
     local = ["00:00", "01:00", "01:00", "02:00"]  # the repeated hour, as the raw files have it
-    assert list(check_readings(frame)["timestamp"]) == [
+    assert list(check_readings(frame, "America/New_York")["timestamp"]) == [
         pd.Timestamp(f"2018-11-04 {t}") for t in local
     ]
 

@@ -76,7 +76,7 @@ def test_study_preset_restores_the_studys_configuration():
     from benchmarks.study_reference import study_params
 
     params = study_params(REPO / "params.yaml")
-    assert (params.features.cyclic, params.features.holidays) == (False, False)
+    assert (params.features.cyclic, params.features.holidays) == (False, None)
     w = params.window
     assert (w.lookback, w.test_fraction, w.val_fraction, w.lags, w.future_calendar) == (
         90,

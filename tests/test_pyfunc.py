@@ -78,7 +78,7 @@ def test_the_model_has_a_signature_and_an_input_example(logged):
     inputs = [c["name"] for c in info.signature.inputs.to_dict()]
     assert inputs == ["region", "timestamp", "load_mw"]
     outputs = [c["name"] for c in info.signature.outputs.to_dict()]
-    assert outputs == ["region", "timestamp", "horizon", "forecast_mw", "model"]
+    assert outputs == ["region", "timestamp", "utc_offset", "horizon", "forecast_mw", "model"]
     assert info.saved_input_example_info is not None
 
 
@@ -103,19 +103,19 @@ def test_bad_readings_through_the_model_get_the_forecasters_message(logged, stor
 def test_a_run_without_a_model_is_not_registered(store):
     with mlflow.start_run() as bare:
         mlflow.log_metric("test_smape", 1.0)
-    message = rf"registering pjm-load-gru from run {bare.info.run_id}"
+    message = rf"registering load-gru from run {bare.info.run_id}"
     with pytest.raises(LoadForecastError, match=message):
         register_challenger("gru", bare.info.run_id)
-    assert store.search_model_versions("name = 'pjm-load-gru'") == []
+    assert store.search_model_versions("name = 'load-gru'") == []
 
 
 def test_registering_points_challenger_at_the_new_version(logged, store):
     run_id, forecasts = logged[2], logged[4]
     first, second = (register_challenger("lstm", run_id) for _ in range(2))
-    challenger = store.get_model_version_by_alias("pjm-load-lstm", "challenger")
+    challenger = store.get_model_version_by_alias("load-lstm", "challenger")
     assert challenger.version == second.version == first.version + 1
     assert second.tags["run_id"] == run_id
-    model = mlflow.pyfunc.load_model("models:/pjm-load-lstm@challenger")
+    model = mlflow.pyfunc.load_model("models:/load-lstm@challenger")
     recent = readings().groupby("region").tail(400)
     expected = forecasts.forecast(recent)
     pd.testing.assert_frame_equal(model.predict(recent), expected, check_dtype=False)

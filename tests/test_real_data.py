@@ -13,6 +13,7 @@ from loadforecast.calendar import add_time_features
 from loadforecast.data import read_regions
 from loadforecast.windows import build_windows, split_codes
 from stages.params import load_params
+from tests.synthetic import calendar
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("PJM_DATA_DIR", REPO.parent / "shared" / "data" / "pjm-hourly"))
@@ -61,7 +62,9 @@ def test_cleaned_series_give_980343_training_windows(ingested):
     """Cleaning adds the filled hours and removes merged duplicates and FE's leading 0 MW hour,
     so each region has rows_clean - 90 windows instead of rows_raw - 90."""
     (table, report), params = ingested
-    _, counts = build_windows(add_time_features(table, False), params.window)
+    _, counts = build_windows(
+        add_time_features(table, calendar(cyclic=False, holidays=None)), params.window
+    )
     for region, r in report.items():
         windows = r["rows_clean"] - params.window.lookback  # no gap splits a real series
         assert counts[region]["test"] == int(0.1 * windows)
@@ -76,7 +79,7 @@ def test_default_windows_hold_out_validation_before_test(ingested):
     training part and ends where its test part begins."""
     (table, _), _ = ingested
     params = load_params(REPO / "params.yaml")
-    features = add_time_features(table, params.features.cyclic, params.features.holidays)
+    features = add_time_features(table, params.features)
     windows, counts = build_windows(features, params.window)
     for _, region in windows.index.groupby("region", sort=False):
         splits = region["split"].tolist()

@@ -8,7 +8,7 @@ from loadforecast.calendar import add_time_features
 from loadforecast.data import read_regions
 from loadforecast.scaling import LOAD_COLUMN
 from loadforecast.windows import build_windows
-from tests.synthetic import POLICY, load_series, window_params, write_region_csv
+from tests.synthetic import POLICY, calendar, load_series, window_params, write_region_csv
 
 
 def test_same_windows_and_labels_as_the_study(tmp_path):
@@ -16,7 +16,9 @@ def test_same_windows_and_labels_as_the_study(tmp_path):
     train_x, train_y, test_x, test_y, scalers = study_preprocess([path], lookback=90)
 
     table, _ = read_regions(tmp_path, ("XX",), POLICY)
-    windows, counts = build_windows(add_time_features(table, False), window_params(90, 0.1, 0.0))
+    windows, counts = build_windows(
+        add_time_features(table, calendar(cyclic=False, holidays=None)), window_params(90, 0.1, 0.0)
+    )
     assert counts["XX"] == {"train": len(train_x), "val": 0, "test": len(test_x[path.name])}
 
     study_labels = scalers[path.name].inverse_transform(np.vstack([train_y, test_y[path.name]]))

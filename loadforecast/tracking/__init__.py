@@ -21,7 +21,6 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # nothing leaves the 
 import mlflow
 from mlflow import MlflowClient
 
-DEFAULT_EXPERIMENT = "pjm-load-forecasting"
 STORE_FILE = "mlflow.db"
 ARTIFACT_DIR = "mlartifacts"
 LOCK_FILE = ".mlflow.lock"
@@ -32,12 +31,19 @@ EXPERIMENT_KIND, MODEL_DEVELOPMENT = "mlflow.experimentKind", "custom_model_deve
 @dataclass
 class Project:
     """Where the runs of this process go and what they carry: the project's root (its store
-    lives there unless MLFLOW_TRACKING_URI names another), the tags of every run, and how to
-    digest a dataset the runs read. The pipeline sets it once per stage (`use_project`)."""
+    lives there unless MLFLOW_TRACKING_URI names another), the tags of every run, how to digest
+    a dataset the runs read, and the project's name (`project.name`), which names its experiment
+    (`<name>-forecasting`) and registered models (`<name>-<cell>`). The pipeline sets it once
+    per stage (`use_project`)."""
 
     root: Path = field(default_factory=Path.cwd)
     tags: dict[str, str] = field(default_factory=dict)
     digest: Callable[[Path], str | None] = lambda path: None
+    name: str = "load"
+
+    @property
+    def experiment(self) -> str:
+        return os.environ.get("MLFLOW_EXPERIMENT_NAME", f"{self.name}-forecasting")
 
 
 _project = Project()
@@ -46,6 +52,10 @@ _project = Project()
 def use_project(project: Project) -> None:
     global _project
     _project = project
+
+
+def project_name() -> str:
+    return _project.name
 
 
 def own_store_uri(root: Path) -> str:
@@ -71,7 +81,7 @@ def experiment_id(root: Path) -> str:
     creating both on first use."""
     uri = tracking_uri(root)
     mlflow.set_tracking_uri(uri)  # note: this also exports MLFLOW_TRACKING_URI
-    name = os.environ.get("MLFLOW_EXPERIMENT_NAME", DEFAULT_EXPERIMENT)
+    name = _project.experiment
     with _locked(root / LOCK_FILE):
         client = MlflowClient()
         experiment = client.get_experiment_by_name(name)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import holidays
 import mlflow
 import numpy as np
 import pandas as pd
@@ -39,6 +40,7 @@ def requirements() -> list[str]:
         f"numpy=={np.__version__}",
         f"pyarrow=={pyarrow.__version__}",
         f"pydantic=={pydantic.__version__}",
+        f"holidays=={holidays.__version__}",
     ]
 
 

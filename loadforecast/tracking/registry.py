@@ -1,8 +1,9 @@
 """The model registry: each pipeline run's models, one registered model per cell.
 
 Every `evaluate` registers each cell's averaged model (its run's `model`) as a new version of
-`pjm-load-<cell>`, tagged with the DVC experiment, the commit and its validation and test sMAPE,
-and points the alias `challenger` at it. Moving `champion` stays a person's decision, made on the
+`<project>-<cell>` (`project.name`; `pjm-load-gru` for PJM's data), tagged with the DVC
+experiment, the commit and its validation and test sMAPE, and points the alias `challenger` at
+it. Moving `champion` stays a person's decision, made on the
 validation figures (`promote`, behind `loadforecast promote`).
 """
 
@@ -23,7 +24,9 @@ CHALLENGER, CHAMPION = "challenger", "champion"
 
 
 def registered_name(cell: str) -> str:
-    return f"pjm-load-{cell}"
+    from loadforecast import tracking
+
+    return f"{tracking.project_name()}-{cell}"
 
 
 def version_tags(run: mlflow.entities.Run) -> dict[str, str]:

@@ -1,0 +1,122 @@
+"""Long tables of readings: one row per reading, with a series id, a timestamp and a load column
+(named by `data.columns`), in CSV (optionally gzipped) or Parquet files: one file, a directory of
+them (a Parquet dataset partitioned by series, `series=<id>/...parquet`, included), or a glob.
+Only the declared columns are read, so no other column can become a feature.
+"""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from loadforecast.config import ColumnsParams
+from loadforecast.errors import LoadForecastError
+from loadforecast.hourly import to_local_time
+
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
+
+
+def table_files(path: Path) -> list[Path]:
+    """The CSV and Parquet files `path` names: itself, those under it, or those it matches."""
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        candidates = sorted(p for p in path.rglob("*") if p.is_file())
+    else:
+        candidates = sorted(Path(p) for p in glob.glob(str(path), recursive=True))
+    files = [
+        p
+        for p in candidates
+        if p.name.endswith(TABLE_SUFFIXES) and not any(part.startswith(".") for part in p.parts)
+    ]
+    if not files:
+        raise LoadForecastError(
+            f"{path}: no CSV or Parquet file there (data.path names a file, a directory or a "
+            "glob of them)"
+        )
+    return files
+
+
+def read_table(path: Path, columns: ColumnsParams, timezone: str) -> pd.DataFrame:
+    """Every reading of the files `path` names as (region, timestamp, load_mw), timestamps in
+    local time of `timezone`, uncleaned. Errors name the file, the column or the line."""
+    base = path if path.is_dir() else None
+    frames = [_read_file(file, columns, timezone, base) for file in table_files(path)]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _read_file(
+    path: Path, columns: ColumnsParams, timezone: str, base: Path | None
+) -> pd.DataFrame:
+    names = {"series": columns.series, "timestamp": columns.timestamp, "load": columns.load}
+    is_csv = not path.name.endswith((".parquet", ".pq"))
+    partitions = _partition_values(path, base)
+    try:
+        if is_csv:
+            with pacsv.open_csv(path) as reader:  # the header and first block only
+                present = reader.schema.names
+        else:
+            present = pq.read_schema(path).names
+    except (pa.ArrowException, OSError, EOFError, UnicodeError) as err:
+        raise LoadForecastError(
+            f"{path}: not a readable {'CSV' if is_csv else 'Parquet'} file ({err})"
+        ) from err
+    for role, name in names.items():
+        if name not in present and name not in partitions:
+            raise LoadForecastError(
+                f"{path}: no column {name!r} (data.columns.{role}); its columns are "
+                f"{present}: name the {role} column in data.columns.{role}"
+            )
+    wanted = [name for name in names.values() if name in present]
+    try:
+        if is_csv:
+            options = pacsv.ConvertOptions(
+                include_columns=wanted, column_types={name: pa.string() for name in wanted}
+            )
+            table = pacsv.read_csv(path, convert_options=options)
+        else:
+            table = pq.read_table(path, columns=wanted)
+    except (pa.ArrowException, OSError, EOFError, UnicodeError) as err:
+        raise LoadForecastError(f"{path}: {err}") from err
+    frame = table.to_pandas()
+    for name, value in partitions.items():
+        if name not in frame:
+            frame[name] = value
+
+    def name_row(row: int) -> str:  # a CSV's first data row is line 2; Parquet's rows from 0
+        return f"{path}, line {row + 2}" if is_csv else f"{path}, row {row}"
+
+    stamps = to_local_time(frame[columns.timestamp], timezone, name_row)
+    loads = pd.to_numeric(frame[columns.load], errors="coerce")
+    bad = loads.isna().to_numpy()
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise LoadForecastError(
+            f"{name_row(row)}: {columns.load} = {frame[columns.load].iloc[row]!r} is not a "
+            "number of megawatts"
+        )
+    series = frame[columns.series]
+    if series.isna().any():
+        row = int(np.argmax(series.isna().to_numpy()))
+        raise LoadForecastError(f"{name_row(row)}: no {columns.series} (the series id)")
+    return pd.DataFrame(
+        {
+            "region": series.astype(str).to_numpy(),
+            "timestamp": stamps.to_numpy(),
+            "load_mw": loads.to_numpy(dtype=np.float64),
+        }
+    )
+
+
+def _partition_values(path: Path, base: Path | None) -> dict[str, str]:
+    """`key=value` directories between `base` and the file (a hive-partitioned dataset)."""
+    if base is None:
+        return {}
+    parts = path.relative_to(base).parts[:-1]
+    return dict(part.split("=", 1) for part in parts if "=" in part)
