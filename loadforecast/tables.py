@@ -46,9 +46,20 @@ def table_files(path: Path) -> list[Path]:
 def read_table(path: Path, columns: ColumnsParams, timezone: str) -> pd.DataFrame:
     """Every reading of the files `path` names as (region, timestamp, load_mw), timestamps in
     local time of `timezone`, uncleaned. Errors name the file, the column or the line."""
-    base = path if path.is_dir() else None
-    frames = [_read_file(file, columns, timezone, base) for file in table_files(path)]
+    files = table_files(path)
+    base = None if path.is_file() else path if path.is_dir() else glob_base(path)
+    frames = [_read_file(file, columns, timezone, base) for file in files]
     return pd.concat(frames, ignore_index=True)
+
+
+def glob_base(pattern: Path) -> Path:
+    """The part of a glob before its first wildcard (`data/*/x.parquet` -> `data`)."""
+    fixed = []
+    for part in pattern.parts:
+        if glob.has_magic(part):
+            break
+        fixed.append(part)
+    return Path(*fixed) if fixed else Path()
 
 
 def _read_file(

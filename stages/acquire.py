@@ -18,7 +18,7 @@ from pathlib import Path
 from loadforecast.data import region_file
 from loadforecast.errors import LoadForecastError, run_command
 from loadforecast.files import atomic_path
-from loadforecast.tables import table_files
+from loadforecast.tables import glob_base, table_files
 from stages.params import DataParams, load_params
 from stages.repo import user_repo_root
 
@@ -58,15 +58,7 @@ def copy_table(path: Path, target: Path) -> None:
     """Copy the table files `path` names (a file, a directory or a glob) into the directory
     `target`, keeping their places below it (a partitioned dataset's `series=<id>/`), whole."""
     files = table_files(path)
-    if path.is_dir():
-        base = path
-    elif path.is_file():
-        base = path.parent
-    else:
-        base = Path(*Path(files[0]).parts[: len(Path(files[0]).parts) - 1])
-        for file in files[1:]:
-            while base not in file.parents:
-                base = base.parent
+    base = path if path.is_dir() else path.parent if path.is_file() else glob_base(path)
     with atomic_path(target) as tmp:
         for file in files:
             destination = tmp / file.relative_to(base)
