@@ -28,10 +28,9 @@ from loadforecast import model, seeds
 from loadforecast.errors import run_command
 from loadforecast.files import write_json
 from loadforecast.model import select_device
-from loadforecast.training import Sequences
+from loadforecast.training import Sequences, model_config
 from loadforecast.windows import load_windows
 from stages.params import load_params
-from stages.train import model_config
 
 RESULTS = Path(__file__).parent / "results"
 # name: (loadforecast.gru on the CPU, seeds at once)

@@ -78,7 +78,9 @@ def main() -> None:
     n_train = len(windows.split("train"))
     scored_hours = params.train.chunk_hours - params.train.burn_in_hours
     chunks = max(1, round(STUDY_BATCH / scored_hours))
-    base = params.train.changed(hidden_size=256, num_layers=2, dropout=0.2, device=str(device))
+    base = params.train.changed(
+        hidden_size=256, num_layers=2, dropout=0.2, device=str(device), min_steps=0
+    )
     study = base.changed(
         objective="window",
         batch_size=STUDY_BATCH,

@@ -17,6 +17,7 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import LinearRegression
 
+from loadforecast.metrics import predictions_frame, score
 from loadforecast.scaling import LOAD_COLUMN
 from loadforecast.windows import Windows
 
@@ -122,3 +123,33 @@ def one_hour(
     """Each baseline's scaled forecasts of the split's labels."""
     rows, regions = split["label_row"].to_numpy(), split["region"].to_numpy()
     return {name: p(windows.series, rows, regions) for name, p in predictors.items()}
+
+
+def naive_validation_smape(windows: Windows) -> dict[str, float]:
+    """Each naive repeat's sMAPE (mean over regions) on the validation windows, for those within
+    the windows' history: what a network must beat before it is worth using ({} without a
+    validation part)."""
+    val = windows.split("val")
+    naive = {name: lag for name, lag in REPEATS.items() if lag <= windows.spec.history}
+    if val.empty or not naive:
+        return {}
+    rows, regions = val["label_row"].to_numpy(), val["region"].to_numpy()
+    forecasts = {name: repeat(lag)(windows.series, rows, regions) for name, lag in naive.items()}
+    mean, _ = score(predictions_frame(windows, val, forecasts), list(forecasts))
+    return {name: mean[name]["smape"] for name in forecasts}
+
+
+def losing_to_naive(cell: str, validation: dict) -> str | None:
+    """A warning when a cell's validation sMAPE (`validation`: its `val_smape` and each naive
+    baseline's, `naive`) is not below the best naive baseline's; else None."""
+    naive = validation.get("naive") or {}
+    if "val_smape" not in validation or not naive:
+        return None
+    best = min(naive, key=naive.get)
+    if validation["val_smape"] < naive[best]:
+        return None
+    return (
+        f"{cell}: validation sMAPE {validation['val_smape']:.3f}% is not below {best}'s "
+        f"{naive[best]:.3f}%: on this data the network is no better than repeating the past "
+        "(README, 'Small data')"
+    )

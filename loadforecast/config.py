@@ -142,6 +142,7 @@ class TrainParams(Section):
     grad_clip: float = Field(ge=0, description="0 = none")
     batch_size: int = Field(ge=1)
     epochs: int = Field(ge=1)
+    min_steps: int = Field(ge=0, description="0 = no minimum")
     patience: int = Field(ge=0, description="0 = none")
     max_labels_per_epoch: int = Field(ge=0, description="0 = all")
     precision: Literal["fp32", "bf16"]

@@ -249,7 +249,9 @@ class Forecaster:
     """A cell's networks (one per seed) with their recipe, on one device.
 
     `seeds` name the networks; `runs` records the MLflow runs that trained them (`cell`: the
-    seeds' averaged model, `seeds`: one per seed), when they were tracked.
+    seeds' averaged model, `seeds`: one per seed), when they were tracked; `validation` the
+    figures they were trained to (`val_smape`, the mean over seeds, and each naive baseline's,
+    `naive`), when there was a validation part.
     """
 
     def __init__(
@@ -259,11 +261,13 @@ class Forecaster:
         seeds: list[int],
         device: torch.device | str = "cpu",
         runs: dict[str, Any] | None = None,
+        validation: dict[str, Any] | None = None,
     ) -> None:
         if len(states) != len(seeds):
             raise ValueError(f"{len(states)} networks for {len(seeds)} seeds")
         self.recipe, self.states, self.seeds = recipe, states, list(seeds)
         self.device, self.runs = torch.device(device), runs or {}
+        self.validation = validation or {}
         self.models = []
         for state in states:
             model = RNNForecaster(recipe.config).to(self.device)
@@ -326,6 +330,7 @@ class Forecaster:
             "seeds": self.seeds,
             "states": [{k: v.cpu() for k, v in state.items()} for state in self.states],
             "runs": self.runs,
+            "validation": self.validation,
         }
         with atomic_path(path) as tmp:
             torch.save(stored, tmp)
@@ -342,7 +347,14 @@ class Forecaster:
         try:
             stored = torch.load(path, map_location=device, weights_only=True)
             recipe = Recipe.from_dict(stored["recipe"])
-            return cls(recipe, stored["states"], stored["seeds"], device, stored["runs"])
+            return cls(
+                recipe,
+                stored["states"],
+                stored["seeds"],
+                device,
+                stored["runs"],
+                stored.get("validation"),
+            )
         except (*NOT_OURS, pickle.UnpicklingError) as err:
             raise LoadForecastError(f"{path}: not a saved forecaster of this project") from err
 

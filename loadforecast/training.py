@@ -27,7 +27,14 @@ from loadforecast.distributed import Group
 from loadforecast.errors import LoadForecastError
 from loadforecast.metrics import mean_of_seeds, predictions_frame, score, spread
 from loadforecast.model import ModelConfig, RNNForecaster, autocast, predict
-from loadforecast.windows import InputSpec, Windows, chunk_ends, gather, gather_chunks
+from loadforecast.windows import (
+    InputSpec,
+    Windows,
+    chunk_ends,
+    gather,
+    gather_chunks,
+    run_starts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +42,18 @@ LOG_EVERY = 50  # steps between progress-bar loss updates (each one syncs with t
 EVAL_LABELS = 16384  # labels per validation batch
 # mse: the study's. l1: the mean absolute error, which like sMAPE does not square the errors.
 LOSSES = {"mse": nn.functional.mse_loss, "l1": nn.functional.l1_loss}
+
+
+def model_config(cell: str, windows: Windows, params: TrainParams) -> ModelConfig:
+    """The network of `cell` for the channels of `windows`."""
+    return ModelConfig(
+        cell=cell,
+        input_size=len(windows.spec.channels(windows.features)),
+        hidden_size=params.hidden_size,
+        num_layers=params.num_layers,
+        dropout=params.dropout,
+        target=params.target,
+    )
 
 
 def seed_everything(seed: int) -> None:
@@ -51,7 +70,9 @@ class Sequences:
     every hour after its first `burn_in_hours`, so that each label costs about one recurrent step
     instead of `lookback`. Chunks tile the training part afresh each epoch (a random phase), so
     each training label is scored about once an epoch; validation chunks tile the validation part
-    once, and may read training hours as their burn-in. Ends live on the training device.
+    once, and may read training hours as their burn-in. A validation part shorter than the
+    scored hours of a chunk (a small series) is scored on chunks that score all of it, the
+    burn-in longer by as much. Ends live on the training device.
     """
 
     def __init__(self, windows: Windows, params: TrainParams, device: torch.device) -> None:
@@ -60,11 +81,16 @@ class Sequences:
         self.scored_hours = params.chunk_hours - params.burn_in_hours if every_hour else 1
         index = windows.index.sort_values("label_row")
         label_rows = index["label_row"].to_numpy()
-        self.rows, self.phase = {}, {}
+        self.rows, self.phase, self.scored = {}, {}, {}
         for split in ("train", "val"):
             scored = (index["split"] == split).to_numpy()
+            self.scored[split] = self.scored_hours
             if every_hour:
-                rows, phase = chunk_ends(label_rows, scored, params.chunk_hours, self.scored_hours)
+                if split == "val":
+                    self.scored[split] = min(self.scored_hours, longest_run(label_rows, scored))
+                rows, phase = chunk_ends(
+                    label_rows, scored, params.chunk_hours, max(self.scored[split], 1)
+                )
                 self.phase[split] = torch.tensor(phase, device=device)
             else:
                 rows = label_rows[scored]
@@ -72,18 +98,16 @@ class Sequences:
 
     def labels(self, split: str) -> int:
         """Labels scored in one pass over `split` (0 when it has none)."""
-        return len(self.ends(split)) * self.scored_hours
+        return len(self.ends(split)) * self.scored[split]
 
     def ends(self, split: str, generator: torch.Generator | None = None) -> torch.Tensor:
         """Sequence ends of one pass over `split`; with `generator`, an epoch's shuffled draw."""
-        rows = self.rows[split]
+        rows, scored = self.rows[split], max(self.scored[split], 1)
         if self.phase:
             offset = 0  # validation: tiled from the start of each stretch
             if generator is not None:
-                offset = torch.randint(
-                    self.scored_hours, (), device=rows.device, generator=generator
-                )
-            tiles = (self.phase[split] + offset) % self.scored_hours == self.scored_hours - 1
+                offset = torch.randint(scored, (), device=rows.device, generator=generator)
+            tiles = (self.phase[split] + offset) % scored == scored - 1
             rows = rows[tiles]
         if generator is None:
             return rows
@@ -92,15 +116,17 @@ class Sequences:
             order = order[: math.ceil(self.params.max_labels_per_epoch / self.scored_hours)]
         return rows[order]
 
-    def loss(self, model: nn.Module, series: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
-        """`train.loss` over the scored hours of the sequences ending at `ends`."""
+    def loss(
+        self, model: nn.Module, series: torch.Tensor, ends: torch.Tensor, split: str = "train"
+    ) -> torch.Tensor:
+        """`train.loss` over the scored hours of the `split` sequences ending at `ends`."""
         loss = LOSSES[self.params.loss]
         with autocast(series.device, self.params.precision):
             if self.params.objective == "window":
                 inputs, labels = gather(series, ends, self.spec)
                 return loss(model(inputs, last_hour=True).float(), labels)
             inputs, labels = gather_chunks(series, ends, self.spec, self.params.chunk_hours)
-            burn_in = self.params.burn_in_hours
+            burn_in = self.params.chunk_hours - self.scored[split]
             forecast = model(inputs)[:, burn_in:].float()
             return loss(forecast, labels[:, burn_in:])
 
@@ -113,9 +139,17 @@ def mean_loss(
     model.eval()
     ends = sequences.ends(split)
     total = torch.zeros((), device=series.device)
-    for batch in ends.split(max(1, EVAL_LABELS // sequences.scored_hours)):
-        total += sequences.loss(model, series, batch) * len(batch)
+    for batch in ends.split(max(1, EVAL_LABELS // sequences.scored[split])):
+        total += sequences.loss(model, series, batch, split) * len(batch)
     return total.item() / max(len(ends), 1)
+
+
+def longest_run(label_rows: np.ndarray, scored: np.ndarray) -> int:
+    """The most consecutive label rows (hours) that are all `scored`."""
+    position = np.arange(len(label_rows))
+    consecutive = np.r_[False, np.diff(label_rows) == 1] & scored & np.r_[False, scored[:-1]]
+    lengths = position - run_starts(consecutive) + 1
+    return int(lengths[scored].max()) if scored.any() else 0
 
 
 def check_coverage(params: TrainParams, spec: InputSpec) -> None:
@@ -129,6 +163,26 @@ def check_coverage(params: TrainParams, spec: InputSpec) -> None:
             f"{params.chunk_hours} do not train the hour that evaluation forecasts from "
             f"(window.lookback = {spec.lookback}); need burn_in_hours < lookback <= chunk_hours"
         )
+
+
+def fit_budget(sequences: Sequences, params: TrainParams) -> tuple[int, int]:
+    """The batch size and the passes over the training part per epoch. On a series of fewer
+    sequences than `train.batch_size`, a batch is all of them; and an epoch makes as many passes
+    as it takes for `train.min_steps` optimizer steps over all epochs, so that the budget follows
+    the data, not only the number of epochs. PJM's data: the batch size and one pass."""
+    per_pass = max(len(sequences.ends("train")), 1)
+    batch_size = min(params.batch_size, per_pass)
+    wanted = math.ceil(params.min_steps / params.epochs) * batch_size
+    return batch_size, max(1, math.ceil(wanted / per_pass))
+
+
+def epoch_ends(sequences: Sequences, generator: torch.Generator, passes: int) -> torch.Tensor:
+    """One epoch's sequence ends: `passes` shuffled draws over the training part, shuffled
+    together."""
+    if passes == 1:
+        return sequences.ends("train", generator)
+    ends = torch.cat([sequences.ends("train", generator) for _ in range(passes)])
+    return ends[torch.randperm(len(ends), device=ends.device, generator=generator)]
 
 
 def make_schedule(optimizer: torch.optim.Optimizer, params: TrainParams, steps: int):
@@ -176,7 +230,16 @@ def train_model(
         )
     validate = sequences.labels("val") > 0
     generator = torch.Generator(device=device).manual_seed(seed)
-    epochs = [sequences.ends("train", generator) for _ in range(params.epochs)]
+    batch_size, passes = fit_budget(sequences, params)
+    if passes > 1 and group.leader:
+        log.info(
+            "a small series: %d passes over the training part per epoch in batches of %d, for "
+            "%d steps at least (train.min_steps)",
+            passes,
+            batch_size,
+            params.min_steps,
+        )
+    epochs = [epoch_ends(sequences, generator, passes) for _ in range(params.epochs)]
     if group.size > 1:  # the same batches everywhere, whatever each device's generator does
         for ends in epochs:
             torch.distributed.broadcast(ends, src=0)
@@ -192,7 +255,7 @@ def train_model(
         weight_decay=params.weight_decay,
         fused=device.type == "cuda",
     )
-    steps = sum(math.ceil(len(ends) / params.batch_size) for ends in epochs)
+    steps = sum(math.ceil(len(ends) / batch_size) for ends in epochs)
     schedule = make_schedule(optimizer, params, steps)
     history: list[dict[str, float]] = []
     best_loss, best_state, best_epoch = math.inf, None, 0
@@ -201,7 +264,7 @@ def train_model(
         started = time.perf_counter()
         total = torch.zeros((), device=device)
         bar = tqdm(
-            ends.split(params.batch_size),
+            ends.split(batch_size),
             unit="batch",
             desc=f"{config.cell} seed {seed} epoch {epoch}/{params.epochs}",
             disable=not (group.leader and progress_bar),
@@ -233,6 +296,7 @@ def train_model(
             "epoch": epoch,
             "train_loss": total.item() / len(ends),
             "train_labels": len(ends) * sequences.scored_hours,
+            "steps": step,
             "lr": schedule.get_last_lr()[0],
             "seconds": time.perf_counter() - started,  # training alone, validation apart
         }

@@ -218,13 +218,12 @@ def build_windows(
         stamps = rows["timestamp"].to_numpy()
         result = window_region(rows[features].to_numpy(np.float64), stamps, params)
         if result is None:
-            log.warning(
-                "%s skipped: %d rows give no training window of %d hours",
-                region,
-                len(rows),
-                spec.history,
+            raise LoadForecastError(
+                f"series {region}: its {len(rows)} hourly rows give no training window: each "
+                f"label needs {spec.history} consecutive hours before it (window.lookback, "
+                "window.lags, window.min_history), and the test and validation parts come off "
+                "the end; give it more history, or leave it out of data.regions"
             )
-            continue
         scaled, labels, codes, scalers[region] = result
         series_parts.append(scaled)
         index_parts.append(
@@ -240,7 +239,7 @@ def build_windows(
         counts[region] = {s: int((codes == i).sum()) for i, s in enumerate(SPLITS)}
         offset += len(scaled)
     if not series_parts:
-        raise LoadForecastError(f"no region has a training window of {spec.history} hours")
+        raise LoadForecastError("no series to window: the features table is empty")
     windows = Windows(
         np.concatenate(series_parts),
         pd.concat(index_parts, ignore_index=True),

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from loadforecast import dayahead, report
-from loadforecast.baselines import fit_baselines, one_hour
+from loadforecast.baselines import fit_baselines, losing_to_naive, one_hour
 from loadforecast.errors import LoadForecastError, run_command
 from loadforecast.files import atomic_path, write_json
 from loadforecast.forecaster import Forecaster
@@ -81,7 +81,11 @@ def main() -> None:
     with atomic_path(args.predictions) as tmp:
         predictions.to_parquet(tmp, index=False)
     write_json(args.metrics, report.headline(summary, len(test)) | report.day_ahead_headline(day))
-    write_json(args.detail, {**summary, "model_seconds": round(model_seconds, 3)})
+    warnings = [w for c, f in forecasters.items() if (w := losing_to_naive(c, f.validation))]
+    for warning in warnings:
+        log.warning("%s", warning)
+    detail = {**summary, "model_seconds": round(model_seconds, 3), "warnings": warnings}
+    write_json(args.detail, detail)
     write_json(args.dayahead, {**day, "seconds": round(day_seconds, 3)})
     write_json(args.regions, by_region)
     cells = list(seed_columns)

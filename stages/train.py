@@ -17,14 +17,20 @@ from pathlib import Path
 import torch
 
 from loadforecast import distributed
-from loadforecast.config import TrainParams
+from loadforecast.baselines import losing_to_naive, naive_validation_smape
 from loadforecast.distributed import Group
 from loadforecast.errors import run_command
 from loadforecast.files import atomic_path, write_json
 from loadforecast.forecaster import Forecaster, Recipe, recent_readings
-from loadforecast.model import CELLS, ModelConfig, select_device
+from loadforecast.model import CELLS, select_device
 from loadforecast.seeds import train_seeds
-from loadforecast.training import best_record, check_coverage, selection_figures, validation_smape
+from loadforecast.training import (
+    best_record,
+    check_coverage,
+    model_config,
+    selection_figures,
+    validation_smape,
+)
 from loadforecast.windows import Windows, load_windows
 from stages import repo
 from stages.params import Params, load_params
@@ -59,18 +65,6 @@ def seed_summary(
         "device": str(device),
         "processes": group.size,
     }
-
-
-def model_config(cell: str, windows: Windows, params: TrainParams) -> ModelConfig:
-    """The network of `cell` for the channels of `windows`."""
-    return ModelConfig(
-        cell=cell,
-        input_size=len(windows.spec.channels(windows.features)),
-        hidden_size=params.hidden_size,
-        num_layers=params.num_layers,
-        dropout=params.dropout,
-        target=params.target,
-    )
 
 
 def main() -> None:
@@ -164,6 +158,12 @@ def train_cell(
         trained = forecaster_of(name, params.seeds, [t.state for t in trained_seeds])
         pyfunc.log_model(trained, example)
 
+    figures = selection_figures(summaries)
+    naive = naive_validation_smape(windows)
+    if "val_smape" in figures:
+        trained.validation = {"val_smape": figures["val_smape"], "naive": naive}
+        if naive:
+            figures["val_smape_best_naive"] = min(naive.values())
     trained.runs = {"cell": cell_run.info.run_id, "seeds": run_ids}
     trained.save(args.model)
     with atomic_path(args.history) as tmp:
@@ -171,11 +171,12 @@ def train_cell(
         for trained_seed in trained_seeds:
             write_json(tmp / f"seed{trained_seed.seed}.json", trained_seed.history)
     write_json(args.seeds, summaries)
-    figures = selection_figures(summaries)
     if averaged:
         figures["val_smape_ensemble"] = averaged["val_smape"]
     write_json(args.metrics, {**figures, "train_seconds": total_seconds})
     log.info("%s -> %s", summaries, args.model)
+    if warning := losing_to_naive(args.cell, trained.validation):
+        log.warning("%s", warning)
 
 
 if __name__ == "__main__":

@@ -119,6 +119,7 @@ SMALL_TRAINING = TrainParams(
     grad_clip=1.0,
     batch_size=32,
     epochs=3,
+    min_steps=0,
     patience=0,
     max_labels_per_epoch=0,
     precision="fp32",

@@ -80,3 +80,25 @@ def test_a_forecaster_refuses_windows_scaled_otherwise():
     assert rescaled.spec == spec and rescaled.scalers != trained_on.scalers
     with pytest.raises(LoadForecastError, match="scaled otherwise"):
         recipe_for(trained_on).check_windows(rescaled, "gru.pt")
+
+
+def test_a_network_no_better_than_a_naive_repeat_is_reported(trained, tmp_path) -> None:
+    from loadforecast.baselines import losing_to_naive, naive_validation_smape
+    from loadforecast.forecaster import Forecaster
+
+    windows, _, forecaster = trained
+    naive = naive_validation_smape(windows)
+    assert set(naive) == {"persistence", "same_hour_yesterday", "same_hour_last_week"}
+    best = min(naive, key=naive.get)
+    worse = {"val_smape": naive[best] + 0.01, "naive": naive}
+    assert f"validation sMAPE {naive[best] + 0.01:.3f}% is not below {best}" in losing_to_naive(
+        "gru", worse
+    )
+    assert losing_to_naive("gru", {"val_smape": naive[best] - 0.01, "naive": naive}) is None
+    assert losing_to_naive("gru", {}) is None  # no validation part: nothing to say
+    forecaster.validation = worse
+    try:
+        forecaster.save(tmp_path / "model.pt")
+        assert Forecaster.load(tmp_path / "model.pt").validation == worse
+    finally:
+        forecaster.validation = {}

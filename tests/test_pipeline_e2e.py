@@ -25,6 +25,7 @@ from sklearn.linear_model import LinearRegression
 from benchmarks.servers import mlflow_server
 from loadforecast.forecaster import Forecaster
 from loadforecast.metrics import smape
+from tests.synthetic import load_series
 from tests.tiny_project import (
     REGIONS,
     REPO,
@@ -51,17 +52,46 @@ def repo(built) -> Path:
     return built[0]
 
 
+def users_table(path: Path) -> None:
+    """Two feeders of a utility in London, one long CSV in UTC with its own column names."""
+    local = pd.date_range("2018-03-01", periods=24 * 40, freq="h", tz="Europe/London")
+    frames = [
+        pd.DataFrame(
+            {
+                "utc_time": local.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "area": area,
+                "demand_mw": load_series("2018-03-01", len(local), seed=i).to_numpy() / 10,
+                "comment": "not declared: never read",
+            }
+        )
+        for i, area in enumerate(("EW", "SC"))
+    ]
+    pd.concat(frames).sample(frac=1.0, random_state=0).to_csv(path, index=False)
+
+
+OWN_DATA = [
+    "-S", "data.format=table", "-S", "data.columns.series=area",
+    "-S", "data.columns.timestamp=utc_time", "-S", "data.columns.load=demand_mw",
+    "-S", "data.timezone=Europe/London", "-S", "data.regions=[EW]", "-S", "features.holidays=GB",
+    "-S", "project.name=feeders", "-S", "seeds=[1]",
+]  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def experiments(repo) -> dict[str, str]:
-    """Three experiments on the built project, and what each printed: a changed learning rate
-    (in the workspace), one epoch with two training processes and the study preset (--temp)."""
+    """Four experiments on the built project, and what each printed: a changed learning rate
+    (in the workspace), one epoch with two training processes, the study preset and a user's
+    own long table in another time zone (--temp)."""
     one_epoch = ["-S", "train.epochs=1", "-S", "train.processes=2"]
     study = (REPO / "presets/study.txt").read_text().split()
     study += ["-S", "train.hidden_size=8", "-S", "train.batch_size=64", "-S", "seeds=[1]"]
+    users_table(repo.parent / "mine.csv")
+    own = [*OWN_DATA, "-S", f"data.path={repo.parent / 'mine.csv'}"]
     return {
         "lr-up": dvc(repo, "exp", "run", "-n", "lr-up", "-S", "train.lr=0.01"),
         "one-epoch": dvc(repo, "exp", "run", "--temp", "-n", "one-epoch", *one_epoch),
         "study": dvc(repo, "exp", "run", "--temp", "-n", "study", *study),
+        "own-data": dvc(repo, "exp", "run", "--temp", "-n", "own-data", *own),
     }
 
 
@@ -171,7 +201,7 @@ def test_experiment_reruns_only_affected_stages(repo, experiments):
         for baseline in shown
         for exp in (baseline.get("experiments") or [])
     }
-    assert {"lr-up", "one-epoch", "study"} <= set(experiments)
+    assert {"lr-up", "one-epoch", "study", "own-data"} <= set(experiments)
     params = experiments["lr-up"]["params"]["params.yaml"]["data"]
     assert params["train"]["lr"] == 0.01
     one_epoch = experiments["one-epoch"]["metrics"]
@@ -186,6 +216,23 @@ def test_experiment_reruns_only_affected_stages(repo, experiments):
     assert (study["window"]["lags"], study["train"]["target"]) == ([], "level")
     study_eval = experiments["study"]["metrics"]["metrics/evaluate.json"]["data"]
     assert "same_hour_last_week" not in study_eval["test_smape"]  # beyond the study's 90 hours
+
+
+def test_a_users_long_table_in_another_zone_goes_through_with_no_code_change(repo, experiments):
+    log = experiments["own-data"]
+    for stage in ("acquire", "ingest", "features", "window", "train@gru", "evaluate"):
+        assert f"Running stage '{stage}'" in log
+    shown = json.loads(dvc(repo, "exp", "show", "--json"))
+    (own,) = [
+        exp["revs"][0]["data"]
+        for baseline in shown
+        for exp in (baseline.get("experiments") or [])
+        if exp["name"] == "own-data"
+    ]
+    assert own["params"]["params.yaml"]["data"]["data"]["timezone"] == "Europe/London"
+    figures = own["metrics"]["metrics/evaluate.json"]["data"]["test_smape"]
+    assert {"gru", "lstm", "same_hour_last_week"} <= set(figures)
+    assert all(np.isfinite(v) for v in figures.values())
 
 
 @pytest.fixture

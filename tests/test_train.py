@@ -12,7 +12,7 @@ import torch
 
 from loadforecast.errors import LoadForecastError
 from loadforecast.model import ModelConfig, RNNForecaster
-from loadforecast.training import Sequences, best_record, mean_loss, train_model
+from loadforecast.training import Sequences, best_record, fit_budget, mean_loss, train_model
 from loadforecast.windows import (
     InputSpec,
     Windows,
@@ -197,3 +197,36 @@ def test_a_delta_model_starts_from_persistence():
     inputs, _ = gather(torch.from_numpy(windows.series), torch.tensor([100, 200]), windows.spec)
     assert model.eval().next_hour(inputs).tolist() == inputs[:, -1, 0].tolist()
     assert model(inputs).tolist() == inputs[..., 0].tolist()
+
+
+def test_a_small_series_trains_for_the_minimum_steps_in_batches_that_fit_it():
+    windows = small_windows()  # 20 days: a handful of chunks of 48 hours
+    params = EVERY_HOUR.changed(batch_size=32, epochs=2, min_steps=40)
+    sequences = Sequences(windows, params, torch.device("cpu"))
+    per_pass = len(sequences.ends("train"))
+    assert 1 < per_pass < 32
+    batch_size, passes = fit_budget(sequences, params)
+    assert batch_size == per_pass and passes == 20  # 20 steps an epoch, one pass each
+    _, history = train_model(windows, config(windows), params, seed=0, device=torch.device("cpu"))
+    # a pass's chunk count varies by one with its random phase: at least 20 steps an epoch
+    assert all(20 <= r["steps"] <= 24 for r in history)
+    assert sum(r["steps"] for r in history) >= params.min_steps
+
+
+def test_enough_data_trains_one_pass_an_epoch_in_the_batch_asked_for():
+    windows = small_windows()
+    params = EVERY_HOUR.changed(batch_size=2, epochs=3, min_steps=6)
+    sequences = Sequences(windows, params, torch.device("cpu"))
+    assert fit_budget(sequences, params) == (2, 1)
+    assert fit_budget(sequences, params.changed(min_steps=0)) == (2, 1)
+
+
+def test_a_validation_part_shorter_than_a_chunk_is_still_scored_whole():
+    windows = small_windows(val_fraction=0.1)  # 38 validation hours, under the 42 scored
+    params = EVERY_HOUR.changed(burn_in_hours=6)
+    assert len(windows.split("val")) < params.chunk_hours - params.burn_in_hours
+    sequences = Sequences(windows, params, torch.device("cpu"))
+    assert sequences.labels("val") == len(windows.split("val"))
+    assert sequences.labels("train") > 0
+    _, history = train_model(windows, config(windows), params, seed=0, device=torch.device("cpu"))
+    assert all(np.isfinite(r["val_loss"]) for r in history)

@@ -27,6 +27,7 @@ TINY = {
         "lr": 0.003,
         "batch_size": 8,
         "epochs": 2,
+        "min_steps": 20,  # a few passes per epoch over these small series
         "device": "cpu",
     },
     "evaluate": {"batch_size": 256, "plot_hours": 48},
