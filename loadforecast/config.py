@@ -94,6 +94,17 @@ class FeaturesParams(Section):
     holiday_subdivision: str | None
     extra_holidays: list[str] = Field(description="dates, YYYY-MM-DD")
 
+    @field_validator("holidays", mode="before")
+    @classmethod
+    def _country_not_flag(cls, country: Any) -> Any:
+        if isinstance(country, bool):  # YAML reads NO (Norway), yes, true and false as flags
+            raise ValueError(
+                f"features.holidays = {country}: expected a country code of the holidays "
+                "package, quoted where YAML would read it as true or false ('NO' for Norway), "
+                "or null for no holiday flag"
+            )
+        return country
+
     @field_validator("extra_holidays", mode="before")
     @classmethod
     def _dates_as_text(cls, days: Any) -> Any:
@@ -177,7 +188,7 @@ def check_holidays(country: str | None, subdivision: str | None, extra: list[str
                 f"features.holidays = {country!r}: not a country of the holidays package (its "
                 "ISO 3166 code, e.g. US, GB, DE, AU; or null for no holiday flag)"
             ) from None
-        known = holiday_calendars.list_supported_countries()[country]
+        known = holiday_calendars.country_holidays(country).subdivisions
         if subdivision is not None and subdivision not in known:
             raise ValueError(
                 f"features.holiday_subdivision = {subdivision!r}: not a subdivision of "

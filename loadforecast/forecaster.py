@@ -100,7 +100,7 @@ class Recipe:
             list(stored["features"]),
             stored["scalers"],
             IngestParams.model_validate(stored["ingest"]),
-            FeaturesParams.model_validate(stored["calendar"]),
+            FeaturesParams.model_validate(_calendar_of_old_models(stored["calendar"])),
             ReadingsParams.model_validate(stored.get("readings", PJM_READINGS.model_dump())),
         )
 
@@ -117,6 +117,15 @@ class Recipe:
                 f"{' (scaled alike)' if windows.scalers == self.scalers else ', scaled otherwise'}"
                 "; rerun train (dvc repro)"
             )
+
+
+def _calendar_of_old_models(stored: dict[str, Any]) -> dict[str, Any]:
+    """A saved calendar; models saved before `holidays` named a country flagged US federal
+    holidays when it was true."""
+    if isinstance(stored.get("holidays"), bool):
+        country = "US" if stored["holidays"] else None
+        return {"holiday_subdivision": None, "extra_holidays": [], **stored, "holidays": country}
+    return stored
 
 
 def check_hours(hours: object) -> int:
@@ -139,9 +148,17 @@ def model_rows(
             "train it on this region's history first"
         )
     frame = pd.DataFrame({"timestamp": readings.index, "load_mw": readings.to_numpy()})
-    series, _ = clean_series(frame, recipe.ingest, recipe.readings.frequency)
+    series, report = clean_series(frame, recipe.ingest, recipe.readings.frequency)
     latest = readings.index.max()
-    if len(series) and series.index[-1] != latest:
+    if len(series) and series.index[-1] != latest.floor("h") and report["reading_minutes"] < 60:
+        per_hour = 60 // report["reading_minutes"]
+        raise LoadForecastError(
+            f"region {region!r}: the latest hour ({latest.floor('h')}) has "
+            f"{int((readings.index.floor('h') == latest.floor('h')).sum())} of its {per_hour} "
+            f"readings; an hour needs at least {(per_hour + 1) // 2} to count: wait for them, or "
+            "leave that hour's readings out to forecast it"
+        )
+    if len(series) and series.index[-1] != latest.floor("h"):
         raise LoadForecastError(
             f"region {region!r}: the latest reading ({latest}, {readings[latest]!r} MW) is "
             f"implausible beside the hours before it (ingest.outlier_ratio = "

@@ -29,7 +29,8 @@ STEP_MINUTES = {"5min": 5, "10min": 10, "15min": 15, "30min": 30, "h": 60}
 # This many consecutive intervals of one spacing longer than the series' own is a second
 # resolution (a day of hourly readings in a 15-minute series), not a run of gaps.
 MIXED_RUN = 24
-OFFSET = r"(Z|[+-]\d\d(:?\d\d)?)$"
+# A UTC offset after a time of day (never the day of a date: 2018-01-01 has none).
+OFFSET = r"\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|[+-]\d\d(:?\d\d)?)$"
 
 
 def to_local_time(
@@ -38,6 +39,9 @@ def to_local_time(
     """Timestamps (text or datetimes) as naive local wall-clock time in `zone`, or an error
     that names the row (`name_row` of its 0-based position: a file's line) and what is wrong."""
     if pd.api.types.is_datetime64_any_dtype(stamps):
+        if stamps.isna().any():
+            row = int(np.flatnonzero(stamps.isna().to_numpy())[0])
+            raise LoadForecastError(f"{name_row(row)}: no timestamp")
         if stamps.dt.tz is None:
             return stamps.astype("datetime64[ns]")
         return stamps.dt.tz_convert(zone).dt.tz_localize(None).astype("datetime64[ns]")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
@@ -27,13 +28,15 @@ def table_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     if path.is_dir():
-        candidates = sorted(p for p in path.rglob("*") if p.is_file())
+        base, candidates = path, sorted(p for p in path.rglob("*") if p.is_file())
     else:
+        base = glob_base(path)
         candidates = sorted(Path(p) for p in glob.glob(str(path), recursive=True))
-    files = [
+    files = [  # hidden files and folders below the named place are left alone
         p
         for p in candidates
-        if p.name.endswith(TABLE_SUFFIXES) and not any(part.startswith(".") for part in p.parts)
+        if p.name.endswith(TABLE_SUFFIXES)
+        and not any(part.startswith(".") for part in p.relative_to(base).parts)
     ]
     if not files:
         raise LoadForecastError(
@@ -90,18 +93,23 @@ def _read_file(
             options = pacsv.ConvertOptions(
                 include_columns=wanted, column_types={name: pa.string() for name in wanted}
             )
-            table = pacsv.read_csv(path, convert_options=options)
+            parse = pacsv.ParseOptions(ignore_empty_lines=False)  # so that lines count right
+            table = pacsv.read_csv(path, parse_options=parse, convert_options=options)
         else:
             table = pq.read_table(path, columns=wanted)
     except (pa.ArrowException, OSError, EOFError, UnicodeError) as err:
         raise LoadForecastError(f"{path}: {err}") from err
     frame = table.to_pandas()
+    if is_csv:  # blank lines, read as rows of empty text
+        frame = frame[(frame[wanted] != "").any(axis=1)]
+    frame = frame.reset_index(names="__position__")
     for name, value in partitions.items():
         if name not in frame:
             frame[name] = value
 
     def name_row(row: int) -> str:  # a CSV's first data row is line 2; Parquet's rows from 0
-        return f"{path}, line {row + 2}" if is_csv else f"{path}, row {row}"
+        position = int(frame["__position__"].iloc[row])
+        return f"{path}, line {position + 2}" if is_csv else f"{path}, row {position}"
 
     stamps = to_local_time(frame[columns.timestamp], timezone, name_row)
     loads = pd.to_numeric(frame[columns.load], errors="coerce")
@@ -130,4 +138,4 @@ def _partition_values(path: Path, base: Path | None) -> dict[str, str]:
     if base is None:
         return {}
     parts = path.relative_to(base).parts[:-1]
-    return dict(part.split("=", 1) for part in parts if "=" in part)
+    return {key: unquote(value) for key, value in (p.split("=", 1) for p in parts if "=" in p)}

@@ -170,7 +170,10 @@ def fit_budget(sequences: Sequences, params: TrainParams) -> tuple[int, int]:
     sequences than `train.batch_size`, a batch is all of them; and an epoch makes as many passes
     as it takes for `train.min_steps` optimizer steps over all epochs, so that the budget follows
     the data, not only the number of epochs. PJM's data: the batch size and one pass."""
-    per_pass = max(len(sequences.ends("train")), 1)
+    per_pass = len(sequences.ends("train"))
+    if params.max_labels_per_epoch:
+        per_pass = min(per_pass, math.ceil(params.max_labels_per_epoch / sequences.scored_hours))
+    per_pass = max(per_pass, 1)
     batch_size = min(params.batch_size, per_pass)
     wanted = math.ceil(params.min_steps / params.epochs) * batch_size
     return batch_size, max(1, math.ceil(wanted / per_pass))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 from pathlib import Path
 
 import pyarrow as pa
@@ -37,16 +38,24 @@ def main() -> None:
 
     repo.track(params.project.name)
     with tracking.start_run("ingest"):
-        tracking.mlflow.log_params({"regions": ",".join(report), **params.ingest.model_dump()})
+        regions = ",".join(report)
+        if len(regions) > 500:  # MLflow keeps a parameter's first 6,000 characters at most
+            regions = f"{len(report)} series: {','.join(list(report)[:10])},..."
+        tracking.mlflow.log_params({"regions": regions, **params.ingest.model_dump()})
         tracking.mlflow.log_metrics(
             {
-                f"{region}.{key}": value
+                f"{metric_name(region)}.{key}": value
                 for region, counts in report.items()
                 for key, value in counts.items()
                 if isinstance(value, int)
             }
         )
         tracking.mlflow.log_artifact(str(args.report))
+
+
+def metric_name(series: str) -> str:
+    """A series id as MLflow takes it in a metric name (letters, digits, _ - . space /)."""
+    return re.sub(r"[^\w\-. /]", "_", series)
 
 
 if __name__ == "__main__":

@@ -104,3 +104,46 @@ def test_time_to_accuracy_benchmark_runs_both_objectives_on_the_same_windows(ben
     # sMAPE, on the same validation windows, tells them apart.
     assert lstm["ours"][0]["val_smape_sample"] < lstm["study"]["val_smape_sample"]
     assert lstm["epoch_speedup"] > 0 and "<path>" in report["command"]
+
+
+def test_many_series_benchmark_times_each_data_stage(tmp_path):
+    import subprocess
+
+    output = tmp_path / "many.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.many_series", "--series", "1", "3", "--hours", "400",
+         "--output", str(output)],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    runs = json.loads(output.read_text())["runs"]
+    assert [(r["series"], r["rows"]) for r in runs] == [(1, 400), (3, 1200)]
+    for run in runs:
+        assert set(run["stages"]) == {"ingest", "features", "window"}
+        for figures in run["stages"].values():
+            assert figures["seconds"] > 0 and figures["peak_mib"] > 0
+
+
+def test_a_users_generated_table_is_read_back_in_its_own_zone(tmp_path):
+    import pandas as pd
+
+    from benchmarks.small_data import feeder, users_table
+    from loadforecast.config import ColumnsParams, ReadingsParams
+    from loadforecast.data import read_regions
+    from tests.synthetic import POLICY
+
+    table = users_table(weeks=13, series=["EW"], zone="Europe/London")
+    assert table["utc_time"].str.endswith("Z").all()
+    table.to_csv(tmp_path / "mine.csv", index=False)
+    columns = ColumnsParams(series="area", timestamp="utc_time", load="demand_mw")
+    readings = ReadingsParams(
+        format="table", columns=columns, timezone="Europe/London", frequency="auto"
+    )
+    got, report = read_regions(tmp_path / "mine.csv", [], POLICY, readings)
+    local = feeder(13 * 168, seed=0).set_index("timestamp")["load_mw"]
+    local.index = local.index.astype("datetime64[ns]")
+    back = got.set_index("timestamp")["load_mw"]
+    assert len(back) == len(local)  # the skipped spring hour is filled, as the policy says
+    filled = back.index == pd.Timestamp("2023-03-26 01:00")
+    assert report["EW"]["hours_filled"] == 1 and filled.sum() == 1
+    pd.testing.assert_series_equal(back[~filled], local[~filled], check_names=False)

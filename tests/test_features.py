@@ -109,3 +109,9 @@ def test_unknown_holiday_settings_are_refused_by_name(settings, message):
     with pytest.raises(ConfigError, match=r"params\.yaml: ") as err:
         validated(FeaturesParams, raw, "params.yaml", "features.")
     assert message in str(err.value)
+
+
+def test_a_flag_where_a_country_belongs_says_to_quote_it():
+    raw = {"cyclic": True, "holidays": False, "holiday_subdivision": None, "extra_holidays": []}
+    with pytest.raises(ConfigError, match=r"quoted where YAML would read it as true or false"):
+        validated(FeaturesParams, raw, "params.yaml", "features.")

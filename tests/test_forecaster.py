@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from loadforecast.errors import LoadForecastError
-from loadforecast.forecaster import check_readings, model_rows
+from loadforecast.forecaster import Forecaster, check_readings, model_rows
 from loadforecast.metrics import predictions_frame
 from loadforecast.model import predict
 from tests.synthetic import calendar, load_series, readings
@@ -124,3 +124,37 @@ def test_readings_with_offsets_across_a_daylight_saving_change_are_eastern_time(
 def test_hours_out_of_range_are_refused(trained, hours) -> None:
     with pytest.raises(LoadForecastError, match=r"hours = .*: forecast between 1 and 168 hours"):
         trained[2].forecast(last_hours(300), hours=hours)
+
+
+def test_quarter_hour_readings_forecast_from_their_last_whole_hour(trained) -> None:
+    forecaster = trained[2]
+    hourly = last_hours(300)
+    quarters = hourly.loc[hourly.index.repeat(4)].copy()
+    quarters["timestamp"] = quarters["timestamp"] + np.tile(
+        pd.to_timedelta([0, 15, 30, 45], unit="min"), len(hourly)
+    )
+    pd.testing.assert_frame_equal(
+        forecaster.forecast(quarters, hours=2), forecaster.forecast(hourly, hours=2)
+    )
+    started = pd.concat(
+        [
+            quarters,
+            quarters.tail(1).assign(timestamp=lambda f: f["timestamp"] + pd.Timedelta(minutes=15)),
+        ]
+    )
+    with pytest.raises(LoadForecastError, match=r"latest hour .* has 1 of its 4 readings"):
+        forecaster.forecast(started)
+
+
+def test_a_model_saved_before_holidays_named_a_country_still_loads(trained, tmp_path) -> None:
+    import torch
+
+    forecaster = trained[2]
+    forecaster.save(tmp_path / "model.pt")
+    stored = torch.load(tmp_path / "model.pt", weights_only=True)
+    stored["recipe"]["calendar"] = {"cyclic": True, "holidays": True}
+    del stored["recipe"]["readings"]
+    torch.save(stored, tmp_path / "old.pt")
+    old = Forecaster.load(tmp_path / "old.pt")
+    assert old.recipe.calendar == forecaster.recipe.calendar
+    assert old.recipe.readings == forecaster.recipe.readings

@@ -188,3 +188,43 @@ def test_an_unknown_time_zone_is_refused_by_name():
     raw = readings().model_dump() | {"timezone": "Europe/Londn"}
     with pytest.raises(ConfigError, match=r"data\.timezone = 'Europe/Londn': not a time zone"):
         validated(ReadingsParams, raw, "params.yaml", "data.")
+
+
+def test_dates_without_a_time_are_local_midnights_not_offsets():
+    from loadforecast.hourly import to_local_time
+
+    got = to_local_time(pd.Series(["2018-01-01", "2018-01-01 01:00"]), "America/New_York")
+    assert list(got) == [pd.Timestamp("2018-01-01 00:00"), pd.Timestamp("2018-01-01 01:00")]
+
+
+def test_a_path_through_a_parent_or_hidden_folder_is_found(tmp_path):
+    (tmp_path / ".cache" / "in").mkdir(parents=True)
+    write(tmp_path / ".cache" / "in", table_of(HOURS))
+    (tmp_path / ".cache" / "in" / ".old").mkdir()
+    write(tmp_path / ".cache" / "in" / ".old", table_of(HOURS[:5]))  # hidden below: not read
+    above = tmp_path / ".cache" / "in" / ".." / "in"
+    for path in (above, above / "*.csv"):
+        table, _ = read_regions(path, [], POLICY, readings())
+        assert len(table) == 48
+
+
+def test_blank_lines_keep_the_line_numbers_and_null_timestamps_are_refused(tmp_path):
+    path = tmp_path / "t.csv"
+    text = table_of(HOURS[:4]).to_csv(index=False).splitlines()
+    text.insert(2, "")
+    text[4] = text[4].replace("1000.0", "n/a")  # line 5 of the file
+    path.write_text("\n".join(text) + "\n")
+    with pytest.raises(LoadForecastError, match=r"t\.csv, line 5: demand_mw = 'n/a'"):
+        read_regions(path, [], POLICY, readings())
+    frame = table_of(pd.to_datetime(HOURS))
+    frame.loc[3, "utc_time"] = pd.NaT
+    frame.to_parquet(tmp_path / "t.parquet")
+    with pytest.raises(LoadForecastError, match=r"t\.parquet, row 3: no timestamp"):
+        read_regions(tmp_path / "t.parquet", [], POLICY, readings())
+
+
+def test_a_partition_name_is_decoded(tmp_path):
+    (tmp_path / "area=Feeder%20A").mkdir()
+    table_of(HOURS).drop(columns="area").to_parquet(tmp_path / "area=Feeder%20A" / "p.parquet")
+    table, _ = read_regions(tmp_path, [], POLICY, readings())
+    assert set(table["region"]) == {"Feeder A"}
