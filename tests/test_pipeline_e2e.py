@@ -138,6 +138,7 @@ def test_repro_builds_every_output(built):
             "best_val_loss_mean",
             "train_seconds",
             "val_smape",
+            "val_smape_best_naive",  # what the network must beat (README, "Small data")
             "val_smape_ensemble",
             "val_smape_std",
         ]
