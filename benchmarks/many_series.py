@@ -49,7 +49,7 @@ def write_table(path: Path, series: int, hours: int = HOURS, seed: int = 0) -> i
     stamps = pd.date_range("2022-01-01", periods=hours, freq="h")
     hour, day = stamps.hour.to_numpy(), stamps.dayofweek.to_numpy()
     profile = 1 + 0.2 * np.sin(2 * np.pi * (hour - 6) / 24) - 0.08 * (day >= 5)
-    season = 1 + 0.15 * np.cos(2 * np.pi * stamps.dayofyear.to_numpy() / 365.25)
+    season = 1 + 0.15 * np.cos(2 * np.pi * stamps.day_of_year.to_numpy() / 365.25)
     schema = pa.schema(
         [("feeder", pa.string()), ("local_time", pa.timestamp("s")), ("mw", pa.float64())]
     )
