@@ -50,8 +50,8 @@ def feeder(hours: int, seed: int = 0, start: str = "2023-01-02") -> pd.DataFrame
     """One feeder's hourly load in MW, and the temperature that drives it."""
     rng = np.random.default_rng(seed)
     stamps = pd.date_range(start, periods=hours, freq="h")
-    hour, weekend = stamps.hour.to_numpy(), stamps.dayofweek.to_numpy() >= 5
-    season = np.sin(2 * np.pi * (stamps.dayofyear.to_numpy() - 110) / 365.25)
+    hour, weekend = stamps.hour.to_numpy(), stamps.day_of_week.to_numpy() >= 5
+    season = np.sin(2 * np.pi * (stamps.day_of_year.to_numpy() - 110) / 365.25)
     weather = np.zeros(hours)
     shocks = rng.normal(0, 0.35, hours)
     for t in range(1, hours):  # fronts that last for days

@@ -1,8 +1,9 @@
 """The baselines every model must beat, computed on exactly the windows the models are scored on.
 
 Repeats of the reading 1, 24 or 168 hours back; a least-squares linear model on the lookback
-window's loads; and a gradient-boosting model on lags 1-48 and 168, the calendar of the forecast
-hour and the region, predicting the change from the last hour. The fitted ones learn from the
+window's loads; and a gradient-boosting model on lags 1-48 and 168, the calendar (and known
+covariates) of the forecast hour, the observed covariates of the hour before and the region,
+predicting the change from the last hour. The fitted ones learn from the
 training windows and stop on the validation windows.
 """
 
@@ -55,14 +56,19 @@ def fit_linear(windows: Windows) -> Predictor:
 
 def fit_gradient_boosting(windows: Windows, seed: int) -> Predictor:
     """Gradient boosting of the change from the last hour, on lags 1-48 and 168 (those within
-    the windows' history), the forecast hour's calendar and a region code."""
+    the windows' history), the forecast hour's calendar and known covariates, the observed
+    covariates of the hour before it, and a region code."""
     lags = tuple(lag for lag in GBM_LAGS if lag <= windows.spec.history)
     categories = sorted(windows.scalers)
+    _, known, observed = windows.spec.columns(windows.series.shape[1])
 
     def inputs(series: np.ndarray, rows: np.ndarray, regions: np.ndarray) -> np.ndarray:
         codes = pd.Categorical(regions, categories=categories).codes.astype(np.float32)
-        calendar = series[rows, LOAD_COLUMN + 1 :]
-        return np.column_stack([lagged_loads(series, rows, lags), calendar, codes])
+        calendar_and_known = series[rows, LOAD_COLUMN + 1 : known.stop]
+        last_observed = series[rows - 1, observed]
+        return np.column_stack(
+            [lagged_loads(series, rows, lags), calendar_and_known, last_observed, codes]
+        )
 
     def fit_data(split: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         rows, series = split["label_row"].to_numpy(), windows.series

@@ -14,10 +14,14 @@ Cleaning policy (deterministic; each step counted per region in the report):
    interpolation when the gap is at most `ingest.max_fill_hours` long; longer gaps are left out,
    and the window stage never builds a window or label across them. Hours missing at either end
    of a series are trimmed.
+Covariates (`data.covariates`) are merged and averaged to hours like the load. An hour is
+missing when its load or any covariate is; gaps are filled or left out as above, for all of
+them together, so that every hour kept has every value.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from loadforecast.config import IngestParams
@@ -31,14 +35,25 @@ def clean_series(
 ) -> tuple[pd.Series, dict[str, int | str]]:
     """Apply the cleaning policy to one region's (timestamp, load_mw) readings, local time and
     `frequency` (`data.frequency`) apart; return the hourly series and what was done."""
+    hourly, report = clean_readings(frame[["timestamp", "load_mw"]], params, frequency)
+    return hourly["load_mw"], report
+
+
+def clean_readings(
+    frame: pd.DataFrame, params: IngestParams, frequency: str = "auto"
+) -> tuple[pd.DataFrame, dict[str, int | str]]:
+    """Apply the cleaning policy to one region's readings (timestamp, load_mw, then any
+    covariates); return the hourly table (indexed by local hour) and what was done."""
+    covariates = [c for c in frame.columns if c not in ("timestamp", "load_mw")]
     exact_duplicates = int(frame.duplicated().sum())
     frame = frame.drop_duplicates()
     shared_timestamps = int(frame["timestamp"].duplicated().sum())
-    merged = frame.groupby("timestamp", sort=True)["load_mw"].agg(params.duplicates)
+    merged = frame.groupby("timestamp", sort=True)[["load_mw", *covariates]].agg(params.duplicates)
     step = reading_minutes(merged.index, frequency)
     merged, partial = hourly_means(merged, step)
 
-    series = merged.asfreq("h")
+    table = merged.asfreq("h")
+    series = table["load_mw"]
     missing_hours = int(series.isna().sum())
 
     median = series.rolling(NEIGHBOURHOOD_HOURS, center=True, min_periods=3).median()
@@ -46,18 +61,22 @@ def clean_series(
     implausible = (
         (series <= 0) | (ratio < params.outlier_ratio) | (ratio > 1 / params.outlier_ratio)
     )
-    series = series.mask(implausible)
+    table["load_mw"] = series.mask(implausible)
+    covariate_gaps = table["load_mw"].notna() & table[covariates].isna().any(axis=1)
 
-    gap = series.isna()
+    gap = table.isna().any(axis=1)
     gap_id = (gap != gap.shift()).cumsum()
     gap_length = gap.groupby(gap_id).transform("size").where(gap, 0)
     fill = gap & (gap_length <= params.max_fill_hours)
-    series = series.where(~fill, series.interpolate(method="time", limit_area="inside"))
-    filled = fill & series.notna()
+    interpolated = table.interpolate(method="time", limit_area="inside")
+    keep = np.broadcast_to(~fill.to_numpy()[:, None], table.shape)
+    table = table.where(keep, interpolated)
+    complete = table.notna().all(axis=1)
+    filled = fill & complete
     left_out = gap & ~filled
-    first, last = series.first_valid_index(), series.last_valid_index()
-    inside = (series.index > first) & (series.index < last)
-    series = series.dropna()
+    kept = table.index[complete]
+    inside = (table.index > kept.min()) & (table.index < kept.max()) if len(kept) else gap & False
+    table = table[complete]
 
     report = {
         "rows_raw": len(frame) + exact_duplicates,
@@ -66,13 +85,14 @@ def clean_series(
         "reading_minutes": step,
         **partial,
         "missing_hours": missing_hours,
+        **({"covariate_gaps": int(covariate_gaps.sum())} if covariates else {}),
         "implausible_readings": int(implausible.sum()),
         "hours_filled": int(filled.sum()),
         "gaps_filled": int(gap_id[filled].nunique()),
         "gaps_split": int(gap_id[left_out & inside].nunique()),  # interior gaps only
         "hours_left_out": int(left_out.sum()),  # in split gaps or trimmed from either end
-        "rows_clean": len(series),
-        "first_hour": str(series.index.min()),
-        "last_hour": str(series.index.max()),
+        "rows_clean": len(table),
+        "first_hour": str(table.index.min()),
+        "last_hour": str(table.index.max()),
     }
-    return series, report
+    return table, report

@@ -54,6 +54,19 @@ class IngestParams(Section):
 
 
 READING_STEPS = ("auto", "5min", "10min", "15min", "30min", "h")
+# known: known in advance for the hours ahead (a temperature forecast, a tariff period), so a
+# forecast reads its value for the hour being forecast; observed: known only up to the latest
+# reading (a measured temperature); ignored: a column of the table that is not used.
+COVARIATE_ROLES = ("known", "observed", "ignored")
+# Names the readings table and the calendar features (`loadforecast.calendar`) already use.
+RESERVED_COLUMNS = frozenset(
+    {"region", "timestamp", "load_mw", "holiday"}
+    | {
+        f"{name}{suffix}"
+        for name in ("hour", "dayofweek", "month", "dayofyear")
+        for suffix in ("", "_sin", "_cos")
+    }
+)
 
 
 class ColumnsParams(Section):
@@ -73,6 +86,30 @@ class ReadingsParams(Section):
     columns: ColumnsParams
     timezone: str
     frequency: Literal[READING_STEPS]
+    covariates: dict[str, Literal[COVARIATE_ROLES]] = Field(
+        description="column -> known, observed or ignored"
+    )
+
+    @property
+    def used_covariates(self) -> dict[str, str]:
+        """The covariates that become inputs (column -> known or observed), in declared order."""
+        return {name: role for name, role in self.covariates.items() if role != "ignored"}
+
+    @model_validator(mode="after")
+    def _covariates_of_a_table(self) -> ReadingsParams:
+        if self.covariates and self.format != "table":
+            raise ValueError(
+                f"data.covariates = {self.covariates}: PJM's files hold the load only; "
+                "covariates come in a long table (data.format: table)"
+            )
+        declared = {self.columns.series, self.columns.timestamp, self.columns.load}
+        for name in self.covariates:
+            if name in declared or name in RESERVED_COLUMNS:
+                raise ValueError(
+                    f"data.covariates: {name!r} is already the series, timestamp or load column "
+                    "or a calendar feature's name; rename the column"
+                )
+        return self
 
     @model_validator(mode="after")
     def _known_zone(self) -> ReadingsParams:

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from loadforecast.cleaning import clean_series
+from loadforecast.cleaning import clean_readings
 from loadforecast.config import ColumnsParams, IngestParams, ReadingsParams
 from loadforecast.errors import LoadForecastError
 from loadforecast.tables import read_table
@@ -41,6 +41,7 @@ PJM_READINGS = ReadingsParams(
     columns=ColumnsParams(series="region", timestamp="timestamp", load="load_mw"),
     timezone="America/New_York",
     frequency="auto",
+    covariates={},
 )
 
 
@@ -142,7 +143,7 @@ def read_raw(source: Path, regions: list[str], readings: ReadingsParams) -> pd.D
                 )
             frames.append(read_region_csv(path, region).assign(region=region))
         return pd.concat(frames, ignore_index=True)
-    table = read_table(source, readings.columns, readings.timezone)
+    table = read_table(source, readings)
     if not regions:
         return table
     present = set(table["region"].unique())
@@ -162,23 +163,25 @@ def read_regions(
     params: IngestParams,
     readings: ReadingsParams = PJM_READINGS,
 ):
-    """Read and clean every region; return the tidy table and the per-region report."""
+    """Read and clean every region; return the tidy table (region, timestamp, load_mw and each
+    used covariate) and the per-region report."""
     raw = read_raw(source, regions, readings)
+    values = ["timestamp", "load_mw", *readings.used_covariates]
     frames, report = [], {}
     for region, rows in raw.groupby("region", sort=False):
         try:
-            series, report[region] = clean_series(
-                rows[["timestamp", "load_mw"]], params, readings.frequency
-            )
+            hourly, report[region] = clean_readings(rows[values], params, readings.frequency)
         except LoadForecastError as err:
             raise LoadForecastError(f"{source}, series {region}: {err}") from None
         log.info("%s: %s", region, report[region])
-        frames.append(
-            pd.DataFrame(
-                {"region": region, "timestamp": series.index, "load_mw": series.to_numpy()}
-            )
-        )
+        frames.append(hourly.reset_index().assign(region=region)[["region", *values]])
     return pd.concat(frames, ignore_index=True), report
+
+
+def table_schema(table: pd.DataFrame) -> pa.Schema:
+    """The ingested table's schema: `SCHEMA`, then each covariate as float32 like the load."""
+    extra = [pa.field(c, pa.float32(), nullable=False) for c in table.columns[len(SCHEMA) :]]
+    return pa.schema([*SCHEMA, *extra])
 
 
 def region_of(path: Path) -> str:
@@ -199,13 +202,15 @@ def region_of(path: Path) -> str:
 
 
 def read_readings(paths: list[Path], readings: ReadingsParams = PJM_READINGS) -> pd.DataFrame:
-    """Every file's readings as (region, timestamp, load_mw), uncleaned: PJM files (a region
-    each, named by its header) or long tables, as `readings` says."""
+    """Every file's readings as (region, timestamp, load_mw and each used covariate), uncleaned:
+    PJM files (a region each, named by its header) or long tables, as `readings` says. A table's
+    rows may leave the load empty: the hours ahead of a forecast, with their known covariates."""
     frames = []
     for path in paths:
         if readings.format == "table":
-            frames.append(read_table(path, readings.columns, readings.timezone))
+            frames.append(read_table(path, readings, ahead=True))
         else:
             region = region_of(path)
             frames.append(read_region_csv(path, region).assign(region=region))
-    return pd.concat(frames, ignore_index=True)[["region", "timestamp", "load_mw"]]
+    columns = ["region", "timestamp", "load_mw", *readings.used_covariates]
+    return pd.concat(frames, ignore_index=True)[columns]

@@ -25,7 +25,7 @@ from loadforecast.forecaster import CarriedStep, Forecaster, feed_back, next_hou
 from loadforecast.metrics import seed_column, smape, spread
 from loadforecast.model import RNNForecaster
 from loadforecast.scaling import LOAD_COLUMN
-from loadforecast.windows import Windows, chunk_ends
+from loadforecast.windows import InputSpec, Windows, chunk_ends
 
 HOURS = 24
 
@@ -41,16 +41,17 @@ def midnight_origins(windows: Windows, split: str = "test") -> pd.DataFrame:
     return labels[whole_day & (labels["label_time"].dt.hour == 0)].sort_values("label_row")
 
 
-def from_origins(step: Callable, series, origins, history: int) -> np.ndarray:
+def from_origins(step: Callable, series, origins, spec: InputSpec) -> np.ndarray:
     """Scaled forecasts (origins, 24) of the hours from each origin on. Each origin gets its own
-    copy of the hours from `history` before it to 24 after, into which its forecasts are fed
-    back (`forecaster.feed_back`). The series is a NumPy array or a tensor on the models'
-    device."""
+    copy of the hours from `spec.history` before it to 24 after, into which its forecasts are
+    fed back (`forecaster.feed_back`, which also holds the observed covariates at their value
+    before the origin). The series is a NumPy array or a tensor on the models' device."""
     on_device = isinstance(series, torch.Tensor)
     arange = partial(torch.arange, device=series.device) if on_device else np.arange
-    local = series[origins[:, None] + arange(-history, HOURS)].reshape(-1, series.shape[1])
+    history, width = spec.history, series.shape[1]
+    local = series[origins[:, None] + arange(-history, HOURS)].reshape(-1, width)
     starts = arange(len(origins)) * (history + HOURS) + history
-    forecasts = feed_back(step, local, starts, HOURS)
+    forecasts = feed_back(step, local, starts, HOURS, spec.columns(width)[2])
     if on_device:
         return torch.stack(forecasts, dim=1).cpu().numpy()
     return np.stack(forecasts, axis=1).astype(np.float32)
@@ -75,7 +76,7 @@ def recursive(
         def step(local: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
             return next_hour(models, local, rows, windows.spec, precision)
 
-    return from_origins(step, series, origins, windows.spec.history)
+    return from_origins(step, series, origins, windows.spec)
 
 
 def baseline_days(
@@ -89,7 +90,7 @@ def baseline_days(
             lambda local, at, p=predict: p(local, at, regions),
             windows.series,
             rows,
-            windows.spec.history,
+            windows.spec,
         )
         for name, predict in predictors.items()
     }

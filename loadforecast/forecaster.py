@@ -28,14 +28,14 @@ import pandas as pd
 import torch
 
 from loadforecast.calendar import add_time_features
-from loadforecast.cleaning import clean_series
+from loadforecast.cleaning import clean_readings
 from loadforecast.config import FeaturesParams, IngestParams, ReadingsParams
 from loadforecast.data import PJM_READINGS
 from loadforecast.errors import LoadForecastError
 from loadforecast.files import atomic_path
 from loadforecast.hourly import to_local_time, utc_offsets
 from loadforecast.model import ModelConfig, RNNForecaster, autocast
-from loadforecast.scaling import LOAD_COLUMN, Scalers, scale, unscale_load
+from loadforecast.scaling import LOAD_COLUMN, Scalers, scale, unscale, unscale_load
 from loadforecast.windows import InputSpec, Windows, gather
 
 READINGS = ["region", "timestamp", "load_mw"]
@@ -136,21 +136,34 @@ def check_hours(hours: object) -> int:
 
 
 def model_rows(
-    readings: pd.Series, region: str, recipe: Recipe, hours: int = 1
+    readings: pd.DataFrame,
+    region: str,
+    recipe: Recipe,
+    hours: int = 1,
+    ahead: pd.DataFrame | None = None,
 ) -> tuple[np.ndarray, pd.Timestamp]:
     """The scaled rows that forecast the `hours` hours after the last reading, and the first of
-    them: the last `spec.reach` hours cleaned as ingest cleans them (and stored, like its
-    table, as float32), then the forecast hours (their calendar is known in advance; their
-    loads are unknown, zero here, and filled in by the forecasts as they are made)."""
+    them: the last `spec.reach` hours of `readings` (indexed by local time: load_mw and each
+    covariate) cleaned as ingest cleans them (and stored, like its table, as float32), then the
+    forecast hours (their calendar is known in advance, their known covariates come from
+    `ahead`, indexed by local time; their loads are unknown, zero here, and filled in by the
+    forecasts as they are made, like their observed covariates)."""
     if region not in recipe.scalers:
         raise LoadForecastError(
             f"region {region!r}: the model was trained on {sorted(recipe.scalers)} only; "
             "train it on this region's history first"
         )
-    frame = pd.DataFrame({"timestamp": readings.index, "load_mw": readings.to_numpy()})
-    series, report = clean_series(frame, recipe.ingest, recipe.readings.frequency)
+    covariates = recipe.readings.used_covariates
     latest = readings.index.max()
-    if len(series) and series.index[-1] != latest.floor("h") and report["reading_minutes"] < 60:
+    missing = [c for c in covariates if pd.isna(readings[c].loc[[latest]]).all()]
+    if missing:
+        raise LoadForecastError(
+            f"region {region!r}: the latest reading ({latest}) has no {', '.join(missing)}; "
+            "every reading needs the model's covariates, or leave that reading out"
+        )
+    frame = readings.reset_index(names="timestamp")
+    table, report = clean_readings(frame, recipe.ingest, recipe.readings.frequency)
+    if len(table) and table.index[-1] != latest.floor("h") and report["reading_minutes"] < 60:
         per_hour = 60 // report["reading_minutes"]
         raise LoadForecastError(
             f"region {region!r}: the latest hour ({latest.floor('h')}) has "
@@ -158,15 +171,16 @@ def model_rows(
             f"readings; an hour needs at least {(per_hour + 1) // 2} to count: wait for them, or "
             "leave that hour's readings out to forecast it"
         )
-    if len(series) and series.index[-1] != latest.floor("h"):
+    if len(table) and table.index[-1] != latest.floor("h"):
         raise LoadForecastError(
-            f"region {region!r}: the latest reading ({latest}, {readings[latest]!r} MW) is "
-            f"implausible beside the hours before it (ingest.outlier_ratio = "
-            f"{recipe.ingest.outlier_ratio}); check it, or leave it out to forecast that hour"
+            f"region {region!r}: the latest reading ({latest}, "
+            f"{readings['load_mw'].loc[latest]!r} MW) is implausible beside the hours before it "
+            f"(ingest.outlier_ratio = {recipe.ingest.outlier_ratio}); check it, or leave it out "
+            "to forecast that hour"
         )
     needed = recipe.spec.reach
-    last = series.index[-1] if len(series) else None
-    recent = series[series.index > last - needed * HOUR] if last is not None else series
+    last = table.index[-1] if len(table) else None
+    recent = table[table.index > last - needed * HOUR] if last is not None else table
     if len(recent) < needed:
         missing = "" if last is None else f" from {last - (needed - 1) * HOUR} to {last}"
         raise LoadForecastError(
@@ -175,27 +189,46 @@ def model_rows(
             f"{recipe.ingest.max_fill_hours} hours are not filled); give at least {needed} "
             "recent hourly readings without a longer gap"
         )
-    future = pd.date_range(last + HOUR, periods=hours, freq="h")
-    frame = pd.DataFrame(
-        {
-            "timestamp": [*recent.index, *future],
-            "load_mw": [*recent.to_numpy(dtype=np.float32).astype(np.float64), *[0.0] * hours],
-        }
-    )
+    future = pd.DataFrame(index=pd.date_range(last + HOUR, periods=hours, freq="h"))
+    future["load_mw"] = 0.0
+    for name, role in covariates.items():
+        future[name] = known_ahead(ahead, name, future.index, region) if role == "known" else 0.0
+    recent = recent.astype(np.float32).astype(np.float64)
+    frame = pd.concat([recent, future]).reset_index(names="timestamp")
     frame = add_time_features(frame, recipe.calendar)
     values = frame[recipe.features].to_numpy(np.float64)
     return scale(values, recipe.scalers[region]), last + HOUR
 
 
-def feed_back(step: Callable, series, label_rows, hours: int) -> list:
+def known_ahead(
+    ahead: pd.DataFrame | None, name: str, hours: pd.DatetimeIndex, region: str
+) -> np.ndarray:
+    """A known covariate's hourly means over `hours` (the hours ahead) from the request's rows
+    after the latest reading, or an error naming the first hour it is missing for."""
+    given = pd.Series(dtype=np.float64) if ahead is None else ahead[name].dropna()
+    values = given.groupby(given.index.floor("h")).mean().reindex(hours)
+    if values.isna().any():
+        first = values.index[values.isna().to_numpy()][0]
+        raise LoadForecastError(
+            f"region {region!r}: known covariate {name!r} is missing for {first} (hour "
+            f"{hours.get_loc(first) + 1} of the {len(hours)} ahead); give its value for every "
+            "hour ahead, in rows after the latest reading with load_mw empty"
+        )
+    return values.to_numpy(np.float64)
+
+
+def feed_back(step: Callable, series, label_rows, hours: int, held: slice) -> list:
     """`hours` forecasts from each of `label_rows` on, the recursion every multi-hour forecast
     shares: each hour's forecast, `step(series, rows)`, is written into `series` (in place; a
     NumPy array or a tensor) as that hour's load before the next hour is forecast, so the inputs
-    read it as their latest load while the calendar and the older lags stay as they are."""
+    read it as their latest load while the calendar, the known covariates and the older lags
+    stay as they are. The `held` columns (the observed covariates, `InputSpec.columns`) of each
+    hour forecast are given their value at the latest reading: past it they are not known."""
     forecasts = []
     for hour in range(hours):
         forecast = step(series, label_rows + hour)
         series[label_rows + hour, LOAD_COLUMN] = forecast
+        series[label_rows + hour, held] = series[label_rows - 1, held]
         forecasts.append(forecast)
     return forecasts
 
@@ -229,32 +262,63 @@ class CarriedStep:
         self.states: list | None = None
 
     def __call__(self, series: torch.Tensor, label_rows: torch.Tensor) -> torch.Tensor:
-        inputs = gather(series, label_rows, self.spec)[0]
+        first = self.states is None
+        # then only the hour just forecast, with its calendar, covariates and lags
+        spec = self.spec if first else replace(self.spec, lookback=1)
+        inputs = gather(series, label_rows, spec)[0]
         states = self.states or [None] * len(self.models)
-        if self.states is not None:
-            inputs = inputs[:, -1:]  # the hour just forecast, with its calendar and lags
         with autocast(series.device, self.precision):
             stepped = [m.step(inputs, state) for m, state in zip(self.models, states, strict=True)]
         self.states = [state for _, state in stepped]
         return torch.stack([forecast.float() for forecast, _ in stepped]).mean(dim=0)
 
 
-def check_readings(frame: pd.DataFrame, timezone: str) -> pd.DataFrame:
-    """The readings with the right types, timestamps in local time of `timezone` (naive ones
-    are taken as local time already), or one error that says what is wrong."""
-    missing = [c for c in READINGS if c not in frame.columns]
+def check_readings(frame: pd.DataFrame, readings: ReadingsParams) -> pd.DataFrame:
+    """The readings (region, timestamp, load_mw and the model's covariates) with the right
+    types, timestamps in local time of `readings.timezone` (naive ones are taken as local time
+    already), or one error that says what is wrong. A row may leave load_mw empty only after
+    its region's latest reading, where it carries the known covariates of an hour ahead."""
+    covariates = readings.used_covariates
+    expected = [*READINGS, *covariates]
+    missing = [c for c in expected if c not in frame.columns]
     if missing:
-        raise LoadForecastError(f"readings: missing column(s) {missing}; expected {READINGS}")
-    frame = frame[READINGS].copy()
-    stamps = to_local_time(frame["timestamp"], timezone, lambda row: f"readings, row {row}")
-    loads = pd.to_numeric(frame["load_mw"], errors="coerce")
-    if loads.isna().any():
-        row = int(np.flatnonzero(loads.isna())[0])
+        raise LoadForecastError(f"readings: missing column(s) {missing}; expected {expected}")
+    undeclared = [c for c in frame.columns if c not in expected and c not in readings.covariates]
+    if undeclared:
         raise LoadForecastError(
-            f"readings, row {row}: load_mw {frame['load_mw'].iloc[row]!r} is not a number"
+            f"readings: column(s) {undeclared} are not inputs of this model (it reads "
+            f"{expected}); leave them out"
         )
-    frame["timestamp"], frame["load_mw"] = stamps, loads.astype(np.float64)
-    frame["region"] = frame["region"].astype(str)
+    frame = frame[expected].copy()
+    stamps = to_local_time(
+        frame["timestamp"], readings.timezone, lambda row: f"readings, row {row}"
+    )
+    frame["timestamp"], frame["region"] = stamps, frame["region"].astype(str)
+    for name in ["load_mw", *covariates]:
+        values = pd.to_numeric(frame[name], errors="coerce")
+        bad = values.isna() & frame[name].notna()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise LoadForecastError(
+                f"readings, row {row}: {name} {frame[name].iloc[row]!r} is not a number"
+            )
+        frame[name] = values.astype(np.float64)
+    empty = frame["load_mw"].isna().to_numpy()
+    latest = frame["timestamp"].where(~empty).groupby(frame["region"]).transform("max")
+    early = empty & ~(frame["timestamp"] > latest).to_numpy()
+    if early.any():
+        row = int(np.flatnonzero(early)[0])
+        raise LoadForecastError(
+            f"readings, row {row}: load_mw is empty at {frame['timestamp'].iloc[row]}, not "
+            "after the region's latest reading; only the hours ahead (with the known "
+            "covariates) may leave it empty"
+        )
+    if empty.any() and "known" not in covariates.values():
+        row = int(np.argmax(empty))
+        raise LoadForecastError(
+            f"readings, row {row}: load_mw is empty; this model takes no known covariates, so "
+            "the readings need no rows for the hours ahead: leave them out"
+        )
     return frame
 
 
@@ -307,16 +371,22 @@ class Forecaster:
 
         Timestamps with a UTC offset are converted to the model's time zone (`data.timezone`),
         naive ones are its local time; readings more often than hourly are averaged to hours as
-        ingest does. Each forecast hour is local time, with its UTC offset beside it."""
+        ingest does. Each forecast hour is local time, with its UTC offset beside it.
+
+        A model trained with covariates reads them as columns of `readings`: an observed one
+        up to the latest reading (held at that value through a multi-hour forecast), a known
+        one also for every hour ahead, in rows after the latest reading whose load_mw is
+        empty."""
         check_hours(hours)
-        readings = check_readings(readings, self.recipe.readings.timezone)
-        if readings.empty:
-            raise LoadForecastError("readings: no rows")
+        readings = check_readings(readings, self.recipe.readings)
+        if readings["load_mw"].isna().all():
+            raise LoadForecastError("readings: no rows with a load")
         regions, parts, firsts, starts = [], [], [], []
         offset = 0
         for region, rows in readings.groupby("region", sort=False):
-            readings_of_region = rows.set_index("timestamp")["load_mw"]
-            scaled, first = model_rows(readings_of_region, region, self.recipe, hours)
+            rows = rows.drop(columns="region").set_index("timestamp")
+            past = rows["load_mw"].notna()
+            scaled, first = model_rows(rows[past], region, self.recipe, hours, rows[~past])
             regions.append(region)
             parts.append(scaled)
             firsts.append(first)
@@ -325,7 +395,8 @@ class Forecaster:
         series = torch.from_numpy(np.concatenate(parts)).to(self.device)
         label_rows = torch.tensor(starts, device=self.device)
         step = CarriedStep(self.models, self.recipe.spec)
-        steps = torch.stack(feed_back(step, series, label_rows, hours), dim=1)
+        held = self.recipe.spec.columns(series.shape[1])[2]
+        steps = torch.stack(feed_back(step, series, label_rows, hours, held), dim=1)
         scaled = steps.cpu().numpy().ravel()
         forecast_mw = unscale_load(scaled, np.repeat(regions, hours), self.recipe.scalers)
         stamps = pd.Series([first + k * HOUR for first in firsts for k in range(hours)])
@@ -378,19 +449,33 @@ class Forecaster:
 
 def recent_readings(windows: Windows, hours: int) -> pd.DataFrame:
     """Real readings to show the model's input with: the `hours` hours before the first
-    region's last validation label (else its last training label), in MW, from the windows.
-    Every label has at least that many consecutive hours before it."""
+    region's last validation label (else its last training label), in MW and each covariate's
+    units, from the windows; with known covariates, then a row for that label's hour, load
+    empty, carrying them. Every label has at least that many consecutive hours before it."""
     index = windows.index.sort_values("label_row")
     region = index["region"].iloc[0]
     own = index[(index["region"] == region) & index["split"].isin(("train", "val"))]
     last = own.iloc[-1]
     rows = np.arange(last["label_row"] - hours, last["label_row"])
-    return pd.DataFrame(
+    width = len(windows.features)
+    first_covariate = width - windows.spec.known - windows.spec.observed
+    frame = pd.DataFrame(
         {
             "region": region,
             "timestamp": pd.date_range(end=last["label_time"] - HOUR, periods=hours, freq="h"),
-            "load_mw": windows.unscale_load(
-                windows.series[rows, LOAD_COLUMN], np.full(hours, region)
-            ),
+            **{
+                windows.features[column]: unscale(
+                    windows.series[rows, column], np.full(hours, region), windows.scalers, column
+                )
+                for column in (LOAD_COLUMN, *range(first_covariate, width))
+            },
         }
     )
+    if not windows.spec.known:
+        return frame
+    _, known, _ = windows.spec.columns(width)
+    ahead = {"region": region, "timestamp": last["label_time"], "load_mw": np.nan}
+    for column in range(known.start, known.stop):
+        value = windows.series[[last["label_row"]], column]
+        ahead[windows.features[column]] = unscale(value, [region], windows.scalers, column)[0]
+    return pd.concat([frame, pd.DataFrame([ahead])], ignore_index=True)

@@ -133,8 +133,9 @@ def _run_lengths(values: np.ndarray) -> np.ndarray:
     return np.bincount(run_id)[run_id]
 
 
-def hourly_means(readings: pd.Series, step: int) -> tuple[pd.Series, dict[str, int]]:
-    """Readings `step` minutes apart (sorted, unique local timestamps) as hourly means, with the
+def hourly_means(readings: pd.DataFrame, step: int) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Readings `step` minutes apart (sorted, unique local timestamps; a column per value) as
+    hourly means of each column, with the
     hours dropped for having fewer than half their readings and the hours kept with some
     missing, counted."""
     if step == 60:

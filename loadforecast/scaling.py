@@ -29,7 +29,12 @@ def scale(values: np.ndarray, scaler: Scaler) -> np.ndarray:
 
 def unscale_load(scaled: np.ndarray, regions: np.ndarray, scalers: Scalers) -> np.ndarray:
     """Scaled loads, each of the region beside it, back to megawatts (float64)."""
-    low = pd.Series({r: s["min"][LOAD_COLUMN] for r, s in scalers.items()})
-    high = pd.Series({r: s["max"][LOAD_COLUMN] for r, s in scalers.items()})
+    return unscale(scaled, regions, scalers, LOAD_COLUMN)
+
+
+def unscale(scaled: np.ndarray, regions: np.ndarray, scalers: Scalers, column: int) -> np.ndarray:
+    """Scaled values of feature `column`, each of the region beside it, back to its units."""
+    low = pd.Series({r: s["min"][column] for r, s in scalers.items()})
+    high = pd.Series({r: s["max"][column] for r, s in scalers.items()})
     low, high = low[regions].to_numpy(), high[regions].to_numpy()
     return low + np.asarray(scaled, dtype=np.float64) * (high - low)

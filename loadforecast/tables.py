@@ -1,12 +1,15 @@
 """Long tables of readings: one row per reading, with a series id, a timestamp and a load column
 (named by `data.columns`), in CSV (optionally gzipped) or Parquet files: one file, a directory of
 them (a Parquet dataset partitioned by series, `series=<id>/...parquet`, included), or a glob.
-Only the declared columns are read, so no other column can become a feature.
+Only the declared columns are read (`data.columns`, and `data.covariates` but those marked
+ignored), and a column that is not declared is an error, so no column becomes a feature unasked.
 """
 
 from __future__ import annotations
 
 import glob
+import re
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -16,11 +19,12 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from loadforecast.config import ColumnsParams
+from loadforecast.config import ReadingsParams
 from loadforecast.errors import LoadForecastError
 from loadforecast.hourly import to_local_time
 
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
+PANDAS_INDEX = re.compile(r"__index_level_\d+__")  # a DataFrame index pandas wrote to Parquet
 
 
 def table_files(path: Path) -> list[Path]:
@@ -46,12 +50,14 @@ def table_files(path: Path) -> list[Path]:
     return files
 
 
-def read_table(path: Path, columns: ColumnsParams, timezone: str) -> pd.DataFrame:
-    """Every reading of the files `path` names as (region, timestamp, load_mw), timestamps in
-    local time of `timezone`, uncleaned. Errors name the file, the column or the line."""
+def read_table(path: Path, readings: ReadingsParams, ahead: bool = False) -> pd.DataFrame:
+    """Every reading of the files `path` names as (region, timestamp, load_mw, then each used
+    covariate), timestamps in local time of `readings.timezone`, uncleaned. With `ahead`, a row
+    may leave the load empty (NaN): a forecast request's hours ahead, carrying their known
+    covariates. Errors name the file, the column or the line."""
     files = table_files(path)
     base = None if path.is_file() else path if path.is_dir() else glob_base(path)
-    frames = [_read_file(file, columns, timezone, base) for file in files]
+    frames = [_read_file(file, readings, base, ahead) for file in files]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -66,8 +72,9 @@ def glob_base(pattern: Path) -> Path:
 
 
 def _read_file(
-    path: Path, columns: ColumnsParams, timezone: str, base: Path | None
+    path: Path, readings: ReadingsParams, base: Path | None, ahead: bool
 ) -> pd.DataFrame:
+    columns, covariates = readings.columns, readings.used_covariates
     names = {"series": columns.series, "timestamp": columns.timestamp, "load": columns.load}
     is_csv = not path.name.endswith((".parquet", ".pq"))
     partitions = _partition_values(path, base)
@@ -87,7 +94,21 @@ def _read_file(
                 f"{path}: no column {name!r} (data.columns.{role}); its columns are "
                 f"{present}: name the {role} column in data.columns.{role}"
             )
-    wanted = [name for name in names.values() if name in present]
+    for name, role in covariates.items():
+        if name not in present:
+            raise LoadForecastError(
+                f"{path}: no column {name!r}, declared a {role} covariate (data.covariates); "
+                f"its columns are {present}"
+            )
+    declared = {*names.values(), *readings.covariates}
+    undeclared = [c for c in present if c not in declared and not PANDAS_INDEX.fullmatch(c)]
+    if undeclared:
+        raise LoadForecastError(
+            f"{path}: column(s) {undeclared} are not declared: name each in data.covariates "
+            "as known (known in advance for the hours ahead), observed (known up to the latest "
+            "reading) or ignored"
+        )
+    wanted = [name for name in [*names.values(), *covariates] if name in present]
     try:
         if is_csv:
             options = pacsv.ConvertOptions(
@@ -111,26 +132,31 @@ def _read_file(
         position = int(frame["__position__"].iloc[row])
         return f"{path}, line {position + 2}" if is_csv else f"{path}, row {position}"
 
-    stamps = to_local_time(frame[columns.timestamp], timezone, name_row)
-    loads = pd.to_numeric(frame[columns.load], errors="coerce")
-    bad = loads.isna().to_numpy()
-    if bad.any():
-        row = int(np.argmax(bad))
-        raise LoadForecastError(
-            f"{name_row(row)}: {columns.load} = {frame[columns.load].iloc[row]!r} is not a "
-            "number of megawatts"
-        )
+    stamps = to_local_time(frame[columns.timestamp], readings.timezone, name_row)
+    numbers = {"load_mw": numeric(frame[columns.load], columns.load, name_row, empty=ahead)}
+    for name in covariates:  # an empty cell is a missing value, a gap like a missing hour
+        numbers[name] = numeric(frame[name], name, name_row, empty=True)
     series = frame[columns.series]
     if series.isna().any():
         row = int(np.argmax(series.isna().to_numpy()))
         raise LoadForecastError(f"{name_row(row)}: no {columns.series} (the series id)")
     return pd.DataFrame(
-        {
-            "region": series.astype(str).to_numpy(),
-            "timestamp": stamps.to_numpy(),
-            "load_mw": loads.to_numpy(dtype=np.float64),
-        }
+        {"region": series.astype(str).to_numpy(), "timestamp": stamps.to_numpy(), **numbers}
     )
+
+
+def numeric(
+    column: pd.Series, name: str, name_row: Callable[[int], str], empty: bool
+) -> np.ndarray:
+    """A column of numbers as float64 (with `empty`, empty cells as NaN), or an error that names
+    the first row holding something else."""
+    blank = (column.isna() | (column.astype(str).str.strip() == "")).to_numpy()
+    values = pd.to_numeric(column.where(~blank), errors="coerce").to_numpy(dtype=np.float64)
+    bad = (np.isnan(values) & ~blank) | (blank & (not empty))
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise LoadForecastError(f"{name_row(row)}: {name} = {column.iloc[row]!r} is not a number")
+    return values
 
 
 def _partition_values(path: Path, base: Path | None) -> dict[str, str]:

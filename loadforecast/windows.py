@@ -44,12 +44,19 @@ class InputSpec:
     `future_calendar` of the hour after it (known in advance), so that the last step carries the
     calendar of the hour being forecast. Then, per lag in `lags`, the load `lag` hours before that
     next hour: with 168, the last step sees the load of the forecast hour a week earlier.
+
+    The last `known + observed` features are covariates (`data.covariates`): a known one is
+    read for the hour after each step, like the future calendar, so the last step carries its
+    value for the hour being forecast; an observed one for the step's own hour only, so no input
+    reads it past the latest reading.
     """
 
     lookback: int
     lags: tuple[int, ...] = ()
     future_calendar: bool = False
     min_history: int = 0
+    known: int = 0
+    observed: int = 0
 
     @classmethod
     def from_dict(cls, stored: dict[str, Any]) -> InputSpec:
@@ -59,6 +66,8 @@ class InputSpec:
             tuple(stored.get("lags", ())),
             stored.get("future_calendar", False),
             stored.get("min_history", 0),
+            stored.get("known", 0),
+            stored.get("observed", 0),
         )
 
     @classmethod
@@ -77,6 +86,16 @@ class InputSpec:
 
     def channels(self, features: list[str]) -> list[str]:
         return [*features, *(f"load_lag_{lag}" for lag in self.lags)]
+
+    def columns(self, width: int) -> tuple[slice, slice, slice]:
+        """The calendar, known and observed columns of a scaled series `width` features wide
+        (the load is column 0)."""
+        known_start = width - self.known - self.observed
+        return (
+            slice(LOAD_COLUMN + 1, known_start),
+            slice(known_start, width - self.observed),
+            slice(width - self.observed, width),
+        )
 
 
 @dataclass(frozen=True)
@@ -120,14 +139,16 @@ def gather(
     """Inputs (B, lookback, channels) and scaled labels (B,) of windows ending at `label_rows`."""
     steps = label_rows[:, None] + torch.arange(-spec.lookback, 0, device=series.device)  # (B, L)
     labels = series[label_rows, LOAD_COLUMN]  # (B,)
-    if not spec.lags and not spec.future_calendar:
+    if not spec.lags and not spec.future_calendar and not spec.known:
         return series[steps], labels  # (B, L, F): the study's windows, one gather
+    calendar, known, observed = spec.columns(series.shape[1])
     calendar_rows = steps + 1 if spec.future_calendar else steps
-    parts = [
-        series[steps, LOAD_COLUMN, None],
-        series[calendar_rows, LOAD_COLUMN + 1 :],
-        *(series[steps + 1 - lag, LOAD_COLUMN, None] for lag in spec.lags),
-    ]
+    parts = [series[steps, LOAD_COLUMN, None], series[calendar_rows, calendar]]
+    if spec.known:
+        parts.append(series[steps + 1, known])
+    if spec.observed:
+        parts.append(series[steps, observed])
+    parts += [series[steps + 1 - lag, LOAD_COLUMN, None] for lag in spec.lags]
     return torch.cat(parts, dim=-1), labels
 
 
@@ -205,12 +226,23 @@ def window_region(values: np.ndarray, timestamps: np.ndarray, params: WindowPara
 
 
 def build_windows(
-    frame: pd.DataFrame, params: WindowParams
+    frame: pd.DataFrame, params: WindowParams, covariates: dict[str, str] | None = None
 ) -> tuple[Windows, dict[str, dict[str, int]]]:
     """Window every region of the features table; return the windows and their counts per region
-    and split."""
-    spec = InputSpec.from_params(params)
-    features = [c for c in frame.columns if c not in NON_FEATURES]
+    and split. `covariates` (column -> known or observed) are the table's covariates; every
+    other column but the region and timestamp is the load or a calendar feature."""
+    covariates = covariates or {}
+    known = [c for c, role in covariates.items() if role == "known"]
+    observed = [c for c, role in covariates.items() if role == "observed"]
+    absent = [c for c in covariates if c not in frame.columns]
+    if absent:
+        raise LoadForecastError(
+            f"covariate(s) {absent} (data.covariates) are not in the features table; rerun "
+            "ingest (dvc repro)"
+        )
+    calendar = [c for c in frame.columns if c not in (*NON_FEATURES, "load_mw", *covariates)]
+    features = ["load_mw", *calendar, *known, *observed]
+    spec = replace(InputSpec.from_params(params), known=len(known), observed=len(observed))
     series_parts, index_parts, scalers, counts = [], [], {}, {}
     offset = 0
     for region, rows in frame.groupby("region", sort=False):

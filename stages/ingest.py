@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from loadforecast.data import SCHEMA, read_regions
+from loadforecast.data import read_regions, table_schema
 from loadforecast.errors import run_command
 from loadforecast.files import atomic_path, write_json
 from stages import repo
@@ -30,7 +30,9 @@ def main() -> None:
     source = params.data.raw_source(args.raw_dir)
     table, report = read_regions(source, params.data.regions, params.ingest, params.data.readings)
     with atomic_path(args.table) as tmp:
-        pq.write_table(pa.Table.from_pandas(table, schema=SCHEMA, preserve_index=False), tmp)
+        pq.write_table(
+            pa.Table.from_pandas(table, schema=table_schema(table), preserve_index=False), tmp
+        )
     write_json(args.report, report)
     log.info("%d rows of %d regions -> %s", len(table), len(report), args.table)
 

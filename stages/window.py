@@ -24,7 +24,8 @@ def main() -> None:
     parser.add_argument("counts", type=Path, help="output JSON: windows per region and split")
     args = parser.parse_args()
     params = load_params()
-    windows, counts = build_windows(pd.read_parquet(args.features), params.window)
+    features = pd.read_parquet(args.features)
+    windows, counts = build_windows(features, params.window, params.data.used_covariates)
     with atomic_path(args.windows) as tmp:
         tmp.mkdir()
         save_windows(windows, tmp)

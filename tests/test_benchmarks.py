@@ -137,7 +137,7 @@ def test_a_users_generated_table_is_read_back_in_its_own_zone(tmp_path):
     table.to_csv(tmp_path / "mine.csv", index=False)
     columns = ColumnsParams(series="area", timestamp="utc_time", load="demand_mw")
     readings = ReadingsParams(
-        format="table", columns=columns, timezone="Europe/London", frequency="auto"
+        format="table", columns=columns, timezone="Europe/London", frequency="auto", covariates={}
     )
     got, report = read_regions(tmp_path / "mine.csv", [], POLICY, readings)
     local = feeder(13 * 168, seed=0).set_index("timestamp")["load_mw"]

@@ -66,7 +66,11 @@ def test_a_long_table_in_utc_forecasts_as_its_local_readings(tmp_path: Path, tra
     windows, _, forecaster = trained
     columns = ColumnsParams(series="area", timestamp="utc_time", load="demand_mw")
     berlin = ReadingsParams(
-        format="table", columns=columns, timezone="Europe/Berlin", frequency="auto"
+        format="table",
+        columns=columns,
+        timezone="Europe/Berlin",
+        frequency="auto",
+        covariates={"feeder_note": "ignored"},
     )
     forecaster = copy.copy(forecaster)  # the session's fixture stays as it is
     forecaster.recipe = replace(forecaster.recipe, readings=berlin)
@@ -78,7 +82,7 @@ def test_a_long_table_in_utc_forecasts_as_its_local_readings(tmp_path: Path, tra
             "utc_time": utc.dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "area": local["region"],
             "demand_mw": local["load_mw"],
-            "feeder_note": "not declared, not read",
+            "feeder_note": "declared ignored, not read",
         }
     )
     export.to_csv(tmp_path / "export.csv", index=False)

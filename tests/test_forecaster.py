@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
+from loadforecast.data import PJM_READINGS
 from loadforecast.errors import LoadForecastError
 from loadforecast.forecaster import Forecaster, check_readings, model_rows
 from loadforecast.metrics import predictions_frame
@@ -103,7 +104,7 @@ def test_hours_ahead_cross_the_year_and_a_daylight_saving_change(trained) -> Non
         assert list(out["timestamp"]) == list(map(pd.Timestamp, hours)), end
         assert list(out["horizon"]) == [1, 2, 3]
     history = series[series.index <= "2018-12-31 12:00"].tail(300)
-    rows, first = model_rows(history, "AAA", forecasts.recipe, hours=24)
+    rows, first = model_rows(history.to_frame("load_mw"), "AAA", forecasts.recipe, hours=24)
     holiday = rows[-24:, forecasts.recipe.features.index("holiday")]
     ahead = pd.date_range(first, periods=24, freq="h")
     assert list(holiday) == list((ahead.month == 1) & (ahead.day == 1))
@@ -115,7 +116,7 @@ def test_readings_with_offsets_across_a_daylight_saving_change_are_eastern_time(
         {"region": "AAA", "timestamp": [f"2018-11-04T{s}" for s in stamps], "load_mw": 1.0}
     )
     local = ["00:00", "01:00", "01:00", "02:00"]  # the repeated hour, as the raw files have it
-    assert list(check_readings(frame, "America/New_York")["timestamp"]) == [
+    assert list(check_readings(frame, PJM_READINGS)["timestamp"]) == [
         pd.Timestamp(f"2018-11-04 {t}") for t in local
     ]
 

@@ -53,7 +53,8 @@ def repo(built) -> Path:
 
 
 def users_table(path: Path) -> None:
-    """Two feeders of a utility in London, one long CSV in UTC with its own column names."""
+    """Two feeders of a utility in London, one long CSV in UTC with its own column names, a
+    temperature forecast (a known covariate) and a comment (ignored)."""
     local = pd.date_range("2018-03-01", periods=24 * 40, freq="h", tz="Europe/London")
     frames = [
         pd.DataFrame(
@@ -61,7 +62,8 @@ def users_table(path: Path) -> None:
                 "utc_time": local.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "area": area,
                 "demand_mw": load_series("2018-03-01", len(local), seed=i).to_numpy() / 10,
-                "comment": "not declared: never read",
+                "temp_forecast_c": 10 + 5 * np.sin(np.arange(len(local)) / 40),
+                "comment": "declared ignored: never read",
             }
         )
         for i, area in enumerate(("EW", "SC"))
@@ -74,6 +76,7 @@ OWN_DATA = [
     "-S", "data.columns.timestamp=utc_time", "-S", "data.columns.load=demand_mw",
     "-S", "data.timezone=Europe/London", "-S", "data.regions=[EW]", "-S", "features.holidays=GB",
     "-S", "project.name=feeders", "-S", "seeds=[1]",
+    "-S", "+data.covariates.temp_forecast_c=known", "-S", "+data.covariates.comment=ignored",
 ]  # fmt: skip
 
 
@@ -230,7 +233,9 @@ def test_a_users_long_table_in_another_zone_goes_through_with_no_code_change(rep
         for exp in (baseline.get("experiments") or [])
         if exp["name"] == "own-data"
     ]
-    assert own["params"]["params.yaml"]["data"]["data"]["timezone"] == "Europe/London"
+    data = own["params"]["params.yaml"]["data"]["data"]
+    assert data["timezone"] == "Europe/London"
+    assert data["covariates"] == {"temp_forecast_c": "known", "comment": "ignored"}
     figures = own["metrics"]["metrics/evaluate.json"]["data"]["test_smape"]
     assert {"gru", "lstm", "same_hour_last_week"} <= set(figures)
     assert all(np.isfinite(v) for v in figures.values())

@@ -17,8 +17,16 @@ from tests.synthetic import POLICY, load_series, write_region_csv
 COLUMNS = ColumnsParams(series="area", timestamp="utc_time", load="demand_mw")
 
 
-def readings(zone: str = "America/New_York", frequency: str = "auto") -> ReadingsParams:
-    return ReadingsParams(format="table", columns=COLUMNS, timezone=zone, frequency=frequency)
+def readings(
+    zone: str = "America/New_York", frequency: str = "auto", covariates: dict | None = None
+) -> ReadingsParams:
+    return ReadingsParams(
+        format="table",
+        columns=COLUMNS,
+        timezone=zone,
+        frequency=frequency,
+        covariates=covariates or {},
+    )
 
 
 def long_table(series: dict[str, pd.Series]) -> pd.DataFrame:
@@ -46,14 +54,15 @@ def test_a_long_csv_and_a_partitioned_parquet_dataset_give_the_pjm_files_table(t
     expected = pjm_table(tmp_path)
     table = long_table(SERIES)
     table["utc_time"] = table["utc_time"].dt.strftime("%Y-%m-%d %H:%M:%S")
-    table["note"] = "an undeclared column, never read"
+    table["note"] = "a column declared ignored, never read"
     table.to_csv(tmp_path / "long.csv", index=False)
     dataset = tmp_path / "dataset"
     for name, rows in long_table(SERIES).groupby("area"):
         (dataset / f"area={name}").mkdir(parents=True)
         rows.drop(columns="area").to_parquet(dataset / f"area={name}" / "part-0.parquet")
     for path in (tmp_path / "long.csv", dataset, tmp_path / "dataset" / "*" / "*.parquet"):
-        got, _ = read_regions(path, list(SERIES), POLICY, readings())
+        ignored = {"note": "ignored"} if path.name == "long.csv" else {}
+        got, _ = read_regions(path, list(SERIES), POLICY, readings(covariates=ignored))
         got = got.sort_values(["region", "timestamp"]).reset_index(drop=True)
         pd.testing.assert_frame_equal(got, expected, check_dtype=False)
 
