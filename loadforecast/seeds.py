@@ -91,7 +91,15 @@ def train_seeds(
     if not parallel or len(seeds) == 1:
         return [
             train_seed(
-                windows, config, params, s, device, eval_batch, group, True, forecast_validation
+                windows,
+                config,
+                params,
+                s,
+                device,
+                eval_batch,
+                group,
+                progress_bar=True,
+                forecast_validation=forecast_validation,
             )
             for s in seeds
         ]
