@@ -81,7 +81,10 @@ def main() -> None:
     windows = load_windows(args.windows)
     device = select_device("cpu")
     full_labels = Sequences(windows, params.train, device).labels("train")
-    train = params.train.changed(epochs=1, max_labels_per_epoch=args.labels, device="cpu")
+    # One pass over the sampled labels: min_steps would repeat a sample this small (fit_budget).
+    train = params.train.changed(
+        epochs=1, max_labels_per_epoch=args.labels, min_steps=0, device="cpu"
+    )
     results = {}
     for cell in args.cells:
         config = model_config(cell, windows, train)
