@@ -127,3 +127,34 @@ def test_valid_messy_file_with_every_quirk_cleans(project):
     assert quality["exact_duplicate_rows"] == 3
     assert quality["duplicate_timestamps_merged"] == 1
     assert quality["hours_filled"] == 2
+
+
+def test_a_table_with_an_undeclared_column_stops_ingest_cleanly_and_keeps_its_outputs(project):
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["data"] |= {"format": "table", "path": "readings.csv", "regions": []}
+    params["data"]["covariates"] = {"temp_c": "observed"}
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    series = load_series("2018-01-01", 48)
+    table = pd.DataFrame(
+        {"series": "AAA", "timestamp": series.index, "load_mw": series, "temp_c": 5.0}
+    )
+    shutil.rmtree(project / "raw")
+    (project / "raw" / "table").mkdir(parents=True)  # where acquire copies data.path
+    table.to_csv(project / "raw" / "table" / "readings.csv", index=False)
+    assert run_ingest(project).returncode == 0
+    assert list(pd.read_parquet(project / "out.parquet").columns) == [
+        "region", "timestamp", "load_mw", "temp_c"
+    ]  # fmt: skip
+    before = {name: (project / name).read_bytes() for name in ("out.parquet", "quality.json")}
+
+    table.assign(wind=1.0).to_csv(project / "raw" / "table" / "readings.csv", index=False)
+    done = run_ingest(project)
+
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "error: raw/table/readings.csv: column(s) ['wind'] are not declared: name each in "
+        "data.covariates as known (known in advance for the hours ahead), observed (known up "
+        "to the latest reading) or ignored"
+    )
+    assert {name: (project / name).read_bytes() for name in before} == before
+    assert not list(project.glob(".*.tmp-*"))
