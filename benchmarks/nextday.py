@@ -80,10 +80,11 @@ def main() -> None:
     origins = origins_at(windows, ISSUE_HOUR, HOURS)
     rows, regions = origins["label_row"].to_numpy(), origins["region"].to_numpy()
     series = torch.from_numpy(windows.series)
-    scaled, seconds = {}, {}
+    scaled, seconds, cells = {}, {}, []
     for path in args.models:
         forecaster = Forecaster.load(path)
         cell = forecaster.recipe.config.cell
+        cells.append(cell)
         started = time.perf_counter()
         for seed, model in zip(forecaster.seeds, forecaster.models, strict=True):
             step = CarriedStep([model], windows.spec)
@@ -120,8 +121,7 @@ def main() -> None:
             "nextday_smape": float(by_horizon[NEXT_DAY].mean()),
             "regions_nextday_smape": {r: float(v[NEXT_DAY].mean()) for r, v in by_region.items()},
         }
-    for path in args.models:
-        cell = Forecaster.load(path).recipe.config.cell
+    for cell in cells:
         columns = [c for c in report if c.startswith(f"{cell}_seed")]
         curves = np.array([report[c]["smape_by_horizon"] for c in columns])
         report[cell] = {

@@ -153,9 +153,8 @@ def forecaster() -> tuple[Windows, Forecaster]:
     frame = weather_driven(40).assign(humidity=lambda f: 50 + f["temperature"])
     windows = windows_of(frame, covariates)
     model = untrained(windows)
-    config = ModelConfig("gru", len(windows.spec.channels(windows.features)), 8, 1, 0.0, "delta")
     readings = readings_params({**covariates, "note": "ignored"})
-    recipe = Recipe.for_windows("gru", config, windows, POLICY, CALENDAR, readings)
+    recipe = Recipe.for_windows("gru", model.config, windows, POLICY, CALENDAR, readings)
     return windows, Forecaster(recipe, [model.state_dict()], [0])
 
 
