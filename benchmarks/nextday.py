@@ -47,15 +47,15 @@ def origins_at(windows: Windows, hour: int, hours: int, split: str = "test"):
     return labels[whole & (labels["label_time"].dt.hour == hour)].sort_values("label_row")
 
 
-def recursion(step, series, rows: np.ndarray, windows: Windows) -> np.ndarray:
-    """Scaled forecasts (origins, HOURS), each origin on its own copy of the hours it reads."""
+def recursion(step, series, rows: np.ndarray, windows: Windows, hours: int = HOURS) -> np.ndarray:
+    """Scaled forecasts (origins, hours), each origin on its own copy of the hours it reads."""
     on_device = isinstance(series, torch.Tensor)
     arange = torch.arange if on_device else np.arange
     history, width = windows.spec.history, series.shape[1]
     rows = torch.from_numpy(rows.copy()) if on_device else rows
-    local = series[rows[:, None] + arange(-history, HOURS)].reshape(-1, width)
-    starts = arange(len(rows)) * (history + HOURS) + history
-    forecasts = feed_back(step, local, starts, HOURS, windows.spec.columns(width)[2])
+    local = series[rows[:, None] + arange(-history, hours)].reshape(-1, width)
+    starts = arange(len(rows)) * (history + hours) + history
+    forecasts = feed_back(step, local, starts, hours, windows.spec.columns(width)[2])
     if on_device:
         return torch.stack(forecasts, dim=1).numpy()
     return np.stack(forecasts, axis=1)
