@@ -37,7 +37,7 @@ def main() -> None:
     args = parser.parse_args()
     device = select_device("cpu")
     windows = load_windows(args.windows)
-    origins = dayahead.midnight_origins(windows, args.split)
+    origins = dayahead.issue_origins(windows, split=args.split)
     series = torch.from_numpy(windows.series)
     rows = torch.tensor(origins["label_row"].to_numpy())
     results: dict[str, dict] = {"carried": {}, "window": {}}

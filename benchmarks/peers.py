@@ -1,6 +1,6 @@
 """The libraries a user would pick instead of this pipeline, on exactly its day-ahead origins:
-issued at 23:00 for the next 24 hours (the origins of `evaluate`'s day-ahead table) and at 10:00
-for the next calendar day (hours 15-38 ahead, the origins of `benchmarks.nextday`).
+issued at 23:00 for the next 24 hours and at 10:00 for the next calendar day (hours 15-38
+ahead): the origins of `evaluate`'s two day-ahead tables (`loadforecast.dayahead.ISSUES`).
 
     python3 -m venv .venv-peers && .venv-peers/bin/pip install torch==2.13.0 -e '.[peers]'
     .venv-peers/bin/python -m benchmarks.peers --windows data/windows --models data/models/*.pt
@@ -13,9 +13,9 @@ forecasts 38 hours from every origin, reading the four weeks before it. statsfor
 its local models (SeasonalNaive, MSTL) on those four weeks. SeasonalNaive(24) must equal the
 pipeline's same hour on the latest day before the origin: the run stops if it does not, since
 that is the check that the peers' origins and the pipeline's line up. The 23:00 issue scores
-hours 1-24 of the 38. With `--models`, the pipeline's forecasters run on the same origins, each
-seed and the seeds' averaged forecast recursing as `evaluate` does, a cell's figure being the mean
-of its seeds'.
+hours 1-24 of the 38. With `--models`, the pipeline's forecasters run on the same origins as
+`evaluate` runs them (`loadforecast.dayahead.issue_forecasts`): each seed and the seeds'
+averaged forecast, a cell's figure being the mean of its seeds'.
 
 With `--split val` it runs on the validation part's origins instead, to tune the peers'
 settings (never on test figures). The result file holds the settings, the versions, the seconds
@@ -31,7 +31,6 @@ import os
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -40,11 +39,12 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.epochs import cpu_flags
-from benchmarks.nextday import latest_same_hour, origins_at, recursion
+from loadforecast.dayahead import ISSUES, Issue, issue_forecasts, issue_origins
 from loadforecast.errors import LoadForecastError, run_command
 from loadforecast.files import write_json
-from loadforecast.forecaster import CarriedStep, Forecaster
-from loadforecast.metrics import seed_column, smape
+from loadforecast.forecaster import Forecaster
+from loadforecast.metrics import quantile_scores, seed_column, smape
+from loadforecast.model import quantile_name
 from loadforecast.scaling import LOAD_COLUMN
 from loadforecast.windows import Windows, load_windows
 
@@ -53,20 +53,6 @@ HORIZON = 38  # every peer forecasts this far: 10:00 to the end of the next day
 CONTEXT_HOURS = 4 * 168  # what each peer reads before an origin
 QUANTILES = (0.1, 0.5, 0.9)
 
-
-@dataclass(frozen=True)
-class Issue:
-    """When a forecast is issued: its first forecast hour, and the horizons scored."""
-
-    first_hour: int
-    hours: int
-    scored: slice
-
-
-ISSUES = {
-    "23:00": Issue(first_hour=0, hours=24, scored=slice(0, 24)),
-    "10:00": Issue(first_hour=10, hours=HORIZON, scored=slice(14, 38)),
-}
 
 # A peer's forecasts in megawatts, (origins, HORIZON) each: "p50" (its point forecast) and, for
 # the probabilistic peers, "p10" and "p90".
@@ -260,19 +246,11 @@ VERSIONS = {
 }
 
 
-def pinball(quantiles: Quantiles, actual: np.ndarray) -> np.ndarray:
-    """Mean pinball loss over P10, P50 and P90, per horizon."""
-    losses = []
-    for q in QUANTILES:
-        error = actual - quantiles[f"p{round(q * 100)}"]
-        losses.append(np.maximum(q * error, (q - 1) * error).mean(axis=0))
-    return np.mean(losses, axis=0)
-
-
 def score(forecast: Quantiles, actual: np.ndarray, regions: np.ndarray, issue: Issue) -> dict:
     """sMAPE of the median by horizon (mean over the regions) and over the scored hours, each
     region's; with quantiles, the pinball loss in percent of the region's mean load, and the
-    P10-P90 interval's coverage and width (percent of the mean load), likewise."""
+    P10-P90 interval's coverage and width (percent of the mean load), likewise
+    (`loadforecast.metrics.quantile_scores`, as `evaluate` scores the pipeline's)."""
     scored = {name: values[:, issue.scored] for name, values in forecast.items()}
     actual = actual[:, issue.scored]
     per_region: dict[str, dict[str, np.ndarray]] = {}
@@ -280,13 +258,8 @@ def score(forecast: Quantiles, actual: np.ndarray, regions: np.ndarray, issue: I
         mine, truth = regions == region, actual[regions == region]
         figures = {"smape": smape(scored["p50"][mine], truth, axis=0)}
         if "p10" in scored:
-            level = truth.mean()
-            inside = (truth >= scored["p10"][mine]) & (truth <= scored["p90"][mine])
-            figures |= {
-                "pinball": 100 * pinball({k: v[mine] for k, v in scored.items()}, truth) / level,
-                "coverage_p10_p90": 100 * inside.mean(axis=0),
-                "width_p10_p90": 100 * (scored["p90"][mine] - scored["p10"][mine]).mean(0) / level,
-            }
+            stacked = np.stack([scored[quantile_name(q)][mine] for q in QUANTILES], axis=-1)
+            figures |= quantile_scores(stacked, QUANTILES, truth)
         per_region[region] = figures
     report = {}
     for metric in per_region[regions[0]]:
@@ -299,10 +272,18 @@ def score(forecast: Quantiles, actual: np.ndarray, regions: np.ndarray, issue: I
     return report
 
 
+def latest_same_hour(series: np.ndarray, rows: np.ndarray, hours: int) -> np.ndarray:
+    """For each origin and horizon, the scaled reading at the target's hour of day on the
+    latest day before the origin."""
+    horizons = np.arange(1, hours + 1)
+    back = 24 * np.ceil(horizons / 24).astype(int)
+    return series[rows[:, None] + horizons - 1 - back, LOAD_COLUMN]
+
+
 def pipeline_same_hour(windows: Windows, origins: pd.DataFrame, hours: int) -> np.ndarray:
     """The pipeline's same hour on the latest day before each origin, in megawatts."""
     rows, regions = origins["label_row"].to_numpy(), origins["region"].to_numpy()
-    scaled = latest_same_hour(windows.series, rows)[:, :hours]
+    scaled = latest_same_hour(windows.series, rows, hours)
     repeat = np.repeat(regions, hours)
     return windows.unscale_load(scaled.ravel(), repeat).reshape(scaled.shape)
 
@@ -314,13 +295,13 @@ def actual_loads(windows: Windows, origins: pd.DataFrame, hours: int) -> np.ndar
     return windows.unscale_load(scaled, repeat).reshape(rows.shape)
 
 
-def issue_origins(windows: Windows, split: str) -> dict[str, pd.DataFrame]:
+def peer_origins(windows: Windows, split: str) -> dict[str, pd.DataFrame]:
     """Each issue time's origins, those of the pipeline's tables: the split's labels at its
     first hour followed by the issue's hours of labels of the split."""
     out = {}
     first_label = windows.index.groupby("region")["label_row"].min()
     for name, issue in ISSUES.items():
-        origins = origins_at(windows, issue.first_hour, issue.hours, split)
+        origins = issue_origins(windows, issue, split)
         history = origins["label_row"] - origins["region"].map(first_label) + windows.spec.history
         if (history < CONTEXT_HOURS).any():
             raise LoadForecastError(
@@ -334,29 +315,29 @@ def issue_origins(windows: Windows, split: str) -> dict[str, pd.DataFrame]:
 def pipeline_cells(
     paths: list[Path], windows: Windows, origins: dict[str, pd.DataFrame]
 ) -> tuple[dict[str, dict[str, Quantiles]], dict[str, list[str]]]:
-    """The pipeline's forecasters on the same origins, recursing as `evaluate` does (the state
-    carried): each seed, and the seeds' averaged forecast (`<cell>_ensemble`), in megawatts."""
+    """The pipeline's forecasters on the same origins, as `evaluate` runs them, in megawatts:
+    each seed, and the seeds' averaged forecast (`<cell>_ensemble`)."""
     import torch
 
     torch.set_grad_enabled(False)
     series = torch.from_numpy(windows.series)
-    out: dict[str, dict[str, Quantiles]] = {name: {} for name in origins}
-    seeds: dict[str, list[str]] = {}
+    cells = {}
     for path in paths:
         forecaster = Forecaster.load(path)
-        cell = forecaster.recipe.config.cell
-        seeds[cell] = [seed_column(cell, seed) for seed in forecaster.seeds]
-        steps = {
-            column: [model] for column, model in zip(seeds[cell], forecaster.models, strict=True)
-        }
-        steps[f"{cell}_ensemble"] = forecaster.models
-        for name, at in origins.items():
-            rows, hours = at["label_row"].to_numpy(), ISSUES[name].hours
-            repeat = np.repeat(at["region"].to_numpy(), hours)
-            for column, models in steps.items():
-                scaled = recursion(CarriedStep(models, windows.spec), series, rows, windows, hours)
-                mw = windows.unscale_load(scaled.ravel(), repeat).reshape(scaled.shape)
-                out[name][column] = {"p50": mw}
+        cells[forecaster.recipe.config.cell] = forecaster
+    seeds = {cell: [seed_column(cell, s) for s in f.seeds] for cell, f in cells.items()}
+    out: dict[str, dict[str, Quantiles]] = {name: {} for name in origins}
+    for name, at in origins.items():
+        issue = ISSUES[name]
+        scaled, levels = issue_forecasts(cells, windows, series, at, issue)
+        repeat = np.repeat(at["region"].to_numpy(), issue.hours)
+        for column, values in scaled.items():
+            quantiles = values if values.ndim == 3 else values[..., None]
+            names = [quantile_name(q) for q in levels.get(column, (0.5,))]
+            out[name][f"{column}_ensemble" if column in cells else column] = {
+                q: windows.unscale_load(quantiles[..., i].ravel(), repeat).reshape(-1, issue.hours)
+                for i, q in enumerate(names)
+            }
     return out, seeds
 
 
@@ -371,7 +352,7 @@ def run(
     pipeline's forecasters in `models`, each cell also as the mean of its seeds' figures)."""
     hours = region_hours(windows)
     train = training_part(hours, windows)
-    origins = issue_origins(windows, split)
+    origins = peer_origins(windows, split)
     context = {name: contexts(hours, at) for name, at in origins.items()}
     forecasts: dict[str, dict[str, Quantiles]] = {name: {} for name in ISSUES}
     seconds = {}
@@ -412,12 +393,19 @@ def run(
         for peer, values in issued.items():
             report["predictors"].setdefault(peer, {})[name] = score(values, actual, regions, issue)
         for cell, columns in seeds.items():
-            curves = np.array([report["predictors"][c][name]["smape_by_horizon"] for c in columns])
-            report["predictors"].setdefault(cell, {})[name] = {
-                "smape_by_horizon": curves.mean(axis=0).round(4).tolist(),
-                "smape": float(curves.mean()),
-                "smape_seeds": curves.mean(axis=1).tolist(),
-            }
+            figures = {}
+            for metric in ("smape", "pinball", "coverage_p10_p90", "width_p10_p90"):
+                if f"{metric}_by_horizon" not in report["predictors"][columns[0]][name]:
+                    continue
+                curves = np.array(
+                    [report["predictors"][c][name][f"{metric}_by_horizon"] for c in columns]
+                )
+                figures |= {
+                    f"{metric}_by_horizon": curves.mean(axis=0).round(4).tolist(),
+                    metric: float(curves.mean()),
+                    f"{metric}_seeds": curves.mean(axis=1).tolist(),
+                }
+            report["predictors"].setdefault(cell, {})[name] = figures
     return report
 
 

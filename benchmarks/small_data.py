@@ -138,7 +138,7 @@ def evaluate(weeks: int, params, device: torch.device) -> dict:
     predictors = fit_baselines(windows, params.evaluate.baselines, params.seeds[0])
     baselines = one_hour(predictors, windows, test)
     mean, _ = score(predictions_frame(windows, test, scaled | baselines), [*scaled, *baselines])
-    day = dayahead.day_ahead(forecasters, windows, torch_series, "fp32", predictors)
+    day = dayahead.day_ahead(forecasters, windows, torch_series, "fp32", predictors)[0]["23:00"]
     one = {name: mean[name]["smape"] for name in mean}
     cells = {
         cell: float(np.mean([one[c] for c in columns])) for cell, columns in seed_columns.items()

@@ -27,6 +27,8 @@ import logging
 import os
 from pathlib import Path
 
+import pandas as pd
+
 from loadforecast.data import read_readings
 from loadforecast.errors import LoadForecastError, run_command
 from loadforecast.files import atomic_path
@@ -72,15 +74,33 @@ def source(uri: str, model) -> str:
     return f"{uri} (run {model.metadata.run_id})"
 
 
+def next_day_hours(readings: pd.DataFrame) -> int:
+    """Hours from the latest reading to the end of the next calendar day (local time): 38 from
+    readings up to 09:00, the forecast a day-ahead market takes at 10:00."""
+    latest = pd.Timestamp(readings.loc[readings["load_mw"].notna(), "timestamp"].max())
+    return 47 - latest.floor("h").hour
+
+
+def only_next_day(table: pd.DataFrame) -> pd.DataFrame:
+    """Each region's rows of the calendar day after its first forecast hour's."""
+    first_day = table.groupby("region")["timestamp"].transform("min").dt.normalize()
+    return table[table["timestamp"].dt.normalize() == first_day + pd.Timedelta(days=1)]
+
+
 def forecast(args: argparse.Namespace) -> None:
-    check_hours(args.hours)
+    if args.next_day and args.hours is not None:
+        raise LoadForecastError("--next-day sets the hours itself: give --next-day or --hours")
+    check_hours(args.hours or 1)
     if args.model.endswith(".pt"):
         forecaster = Forecaster.load(Path(args.model))
         forecaster = forecaster.renamed(f"{forecaster.recipe.name}, {args.model}")
     else:
         forecaster = mlflow_forecaster(args.model)
     readings = read_readings(args.readings, forecaster.recipe.readings)
-    table = forecaster.forecast(readings, args.hours)
+    if args.next_day:
+        table = only_next_day(forecaster.forecast(readings, next_day_hours(readings)))
+    else:
+        table = forecaster.forecast(readings, args.hours or 1)
     with atomic_path(args.output) as tmp:
         table.to_csv(tmp, index=False)
     print(f"model: {table['model'].iloc[0]}")  # one model made every row
@@ -105,7 +125,17 @@ def parser() -> argparse.ArgumentParser:
     on.add_argument(
         "readings", type=Path, nargs="+", help="readings files, in the model's data.format"
     )
-    on.add_argument("--hours", type=int, default=1, help=f"hours ahead, 1 to {MAX_HOURS}")
+    on.add_argument(
+        "--hours",
+        type=int,
+        help=f"hours ahead, 1 (the default) to {MAX_HOURS}, or a multi-horizon model's horizons",
+    )
+    on.add_argument(
+        "--next-day",
+        action="store_true",
+        help="the next calendar day after the latest reading, hour by hour (from readings up "
+        "to 09:00: hours 15-38 ahead)",
+    )
     on.add_argument("--output", type=Path, default=Path("forecast.csv"))
     on.set_defaults(run=forecast)
     up = commands.add_parser("promote", help="point a registered model's champion at a version")

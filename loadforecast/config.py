@@ -176,9 +176,15 @@ class WindowParams(Section):
 class TrainParams(Section):
     """The network and its training (`loadforecast.model`, `loadforecast.training`)."""
 
-    objective: Literal["every_hour", "window"]
+    objective: Literal["every_hour", "window", "multi_horizon"]
     chunk_hours: int = Field(ge=1)
     burn_in_hours: int = Field(ge=0)
+    # The multi-horizon decoder's (params.yaml lists them; the defaults are its values).
+    horizon_hours: int = Field(48, ge=1)
+    quantiles: list[float] = [0.1, 0.5, 0.9]
+    origin_stride: int = Field(4, ge=1)
+    context_size: int = Field(16, ge=1)
+    decoder_size: int = Field(64, ge=1)
     hidden_size: int = Field(ge=1)
     num_layers: int = Field(ge=1)
     dropout: float = Field(ge=0, lt=1)
@@ -204,6 +210,25 @@ class TrainParams(Section):
             raise ValueError(
                 f"train.burn_in_hours = {self.burn_in_hours}: expected below "
                 f"train.chunk_hours ({self.chunk_hours})"
+            )
+        return self
+
+    @field_validator("quantiles")
+    @classmethod
+    def _quantiles_sorted_within_0_1(cls, quantiles: list[float]) -> list[float]:
+        if not all(0 < q < 1 for q in quantiles) or quantiles != sorted(set(quantiles)):
+            raise ValueError(
+                f"train.quantiles = {quantiles}: expected distinct levels strictly between 0 "
+                "and 1, in increasing order, e.g. [0.1, 0.5, 0.9]"
+            )
+        return quantiles
+
+    @model_validator(mode="after")
+    def _multi_horizon_has_quantiles(self) -> TrainParams:
+        if self.objective == "multi_horizon" and not self.quantiles:
+            raise ValueError(
+                "train.objective = multi_horizon needs train.quantiles (e.g. [0.1, 0.5, 0.9]; "
+                "the point forecast is the one nearest 0.5)"
             )
         return self
 

@@ -34,7 +34,7 @@ from loadforecast.data import PJM_READINGS
 from loadforecast.errors import LoadForecastError
 from loadforecast.files import atomic_path
 from loadforecast.hourly import to_local_time, utc_offsets
-from loadforecast.model import ModelConfig, RNNForecaster, autocast
+from loadforecast.model import ModelConfig, RNNForecaster, autocast, forecast_horizons
 from loadforecast.scaling import LOAD_COLUMN, Scalers, scale, unscale, unscale_load
 from loadforecast.windows import InputSpec, Windows, gather
 
@@ -128,10 +128,17 @@ def _calendar_of_old_models(stored: dict[str, Any]) -> dict[str, Any]:
     return stored
 
 
-def check_hours(hours: object) -> int:
-    """The number of hours to forecast, or an error that says what is allowed."""
-    if not (isinstance(hours, int) and not isinstance(hours, bool) and 1 <= hours <= MAX_HOURS):
-        raise LoadForecastError(f"hours = {hours!r}: forecast between 1 and {MAX_HOURS} hours")
+def check_hours(hours: object, most: int = MAX_HOURS) -> int:
+    """The number of hours to forecast, or an error that says what is allowed: `most` is a
+    multi-horizon model's horizons."""
+    if not (isinstance(hours, int) and not isinstance(hours, bool) and 1 <= hours <= most):
+        longer = (
+            f"; the model forecasts {most} hours ahead (train.horizon_hours): a longer forecast "
+            "needs a model trained for it"
+            if most < MAX_HOURS
+            else ""
+        )
+        raise LoadForecastError(f"hours = {hours!r}: forecast between 1 and {most} hours{longer}")
     return hours
 
 
@@ -363,11 +370,13 @@ class Forecaster:
 
     @torch.inference_mode()
     def forecast(self, readings: pd.DataFrame, hours: int = 1) -> pd.DataFrame:
-        """Each region's next `hours` hours after its latest reading, in MW. Recursive: each
-        hour's forecast is the next hour's last load; the calendar of the hours ahead is known,
-        and the lag channels read real readings wherever the lag reaches back past the latest
-        one (for the week-old load, all of a day ahead). Each seed's state is carried from hour
-        to hour (`CarriedStep`), as evaluate's day-ahead table carries it.
+        """Each region's next `hours` hours after its latest reading, in MW. A multi-horizon
+        model forecasts them all at once, with its quantiles as columns beside `forecast_mw`
+        (their median), up to its `horizons`. A one-hour model recurses: each hour's forecast
+        is the next hour's last load; the calendar of the hours ahead is known, and the lag
+        channels read real readings wherever the lag reaches back past the latest one (for the
+        week-old load, all of a day ahead). Each seed's state is carried from hour to hour
+        (`CarriedStep`), as evaluate's day-ahead table carries it.
 
         Timestamps with a UTC offset are converted to the model's time zone (`data.timezone`),
         naive ones are its local time; readings more often than hourly are averaged to hours as
@@ -375,41 +384,55 @@ class Forecaster:
 
         A model trained with covariates reads them as columns of `readings`: an observed one
         up to the latest reading (held at that value through a multi-hour forecast), a known
-        one also for every hour ahead, in rows after the latest reading whose load_mw is
-        empty."""
-        check_hours(hours)
+        one also for every hour ahead (all of a multi-horizon model's), in rows after the
+        latest reading whose load_mw is empty."""
+        config = self.recipe.config
+        check_hours(hours, config.horizons if config.multi_horizon else MAX_HOURS)
         readings = check_readings(readings, self.recipe.readings)
         if readings["load_mw"].isna().all():
             raise LoadForecastError("readings: no rows with a load")
+        ahead = config.horizons if config.multi_horizon else hours  # the rows after the latest
         regions, parts, firsts, starts = [], [], [], []
         offset = 0
         for region, rows in readings.groupby("region", sort=False):
             rows = rows.drop(columns="region").set_index("timestamp")
             past = rows["load_mw"].notna()
-            scaled, first = model_rows(rows[past], region, self.recipe, hours, rows[~past])
+            scaled, first = model_rows(rows[past], region, self.recipe, ahead, rows[~past])
             regions.append(region)
             parts.append(scaled)
             firsts.append(first)
-            starts.append(offset + len(scaled) - hours)
+            starts.append(offset + len(scaled) - ahead)
             offset += len(scaled)
         series = torch.from_numpy(np.concatenate(parts)).to(self.device)
         label_rows = torch.tensor(starts, device=self.device)
-        step = CarriedStep(self.models, self.recipe.spec)
-        held = self.recipe.spec.columns(series.shape[1])[2]
-        steps = torch.stack(feed_back(step, series, label_rows, hours, held), dim=1)
-        scaled = steps.cpu().numpy().ravel()
-        forecast_mw = unscale_load(scaled, np.repeat(regions, hours), self.recipe.scalers)
+        repeat = np.repeat(regions, hours)
+        quantiles = {}
+        if config.multi_horizon:
+            scaled = np.mean(
+                [forecast_horizons(m, series, label_rows, self.recipe.spec) for m in self.models],
+                axis=0,
+            )[:, :hours]  # (regions, hours, quantiles)
+            for i, name in enumerate(config.quantile_names):
+                quantiles[name] = unscale_load(scaled[..., i].ravel(), repeat, self.recipe.scalers)
+            scaled = scaled[..., config.median]
+        else:
+            step = CarriedStep(self.models, self.recipe.spec)
+            held = self.recipe.spec.columns(series.shape[1])[2]
+            scaled = torch.stack(feed_back(step, series, label_rows, hours, held), dim=1)
+            scaled = scaled.cpu().numpy()
+        forecast_mw = unscale_load(scaled.ravel(), repeat, self.recipe.scalers)
         stamps = pd.Series([first + k * HOUR for first in firsts for k in range(hours)])
         return pd.DataFrame(
             {
-                "region": np.repeat(regions, hours),
+                "region": repeat,
                 "timestamp": stamps,
                 "utc_offset": utc_offsets(stamps, self.recipe.readings.timezone),
                 "horizon": np.tile(np.arange(1, hours + 1), len(regions)),
                 "forecast_mw": forecast_mw,
+                **quantiles,
                 "model": self.recipe.name,
             }
-        )[FORECAST]
+        )[[*FORECAST[:-1], *quantiles, "model"]]
 
     def save(self, path: Path) -> None:
         """Write the whole forecaster to `path`, atomically."""

@@ -13,6 +13,7 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 
+from loadforecast.model import quantile_name
 from loadforecast.scaling import LOAD_COLUMN
 from loadforecast.windows import Windows
 
@@ -33,6 +34,27 @@ def smape(forecast: np.ndarray, actual: np.ndarray, axis: int | None = None) -> 
     )
     mean = ratio.mean(axis=axis) * 100
     return float(mean) if axis is None else mean
+
+
+def quantile_scores(
+    quantiles: np.ndarray, levels: tuple[float, ...], actual: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Probabilistic scores of quantile forecasts (N, H, Q) at `levels` of the actual loads
+    (N, H), per horizon (along H): the pinball loss (mean over the levels) and the mean width of
+    the interval between the outermost quantiles, in percent of the mean actual load, and that
+    interval's coverage, the percent of actual loads inside it (of P10-P90: 80 if calibrated)."""
+    level = np.asarray(levels)
+    error = actual[..., None] - quantiles
+    pinball = np.maximum(level * error, (level - 1) * error).mean(axis=(0, 2))
+    low, high = quantiles[..., 0], quantiles[..., -1]
+    inside = (actual >= low) & (actual <= high)
+    interval = f"{quantile_name(levels[0])}_{quantile_name(levels[-1])}"
+    scale = 100 / actual.mean()
+    return {
+        "pinball": pinball * scale,
+        f"coverage_{interval}": 100 * inside.mean(axis=0),
+        f"width_{interval}": (high - low).mean(axis=0) * scale,
+    }
 
 
 def smape_study_formula(forecast: np.ndarray, actual: np.ndarray) -> float:

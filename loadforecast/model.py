@@ -10,7 +10,7 @@ from torch import nn
 
 from loadforecast.errors import LoadForecastError
 from loadforecast.gru import gru_forward
-from loadforecast.windows import InputSpec, gather
+from loadforecast.windows import InputSpec, gather, gather_horizons
 
 CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
 # Train the GRU on the CPU with `loadforecast.gru` (False: `nn.GRU`'s own backward pass, the path
@@ -42,6 +42,11 @@ def autocast(device: torch.device, precision: str) -> torch.autocast:
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
+def quantile_name(level: float) -> str:
+    """A quantile's name in forecasts and metrics: p10 for 0.1, p2.5 for 0.025."""
+    return f"p{100 * level:.10g}"
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     cell: str  # "gru" or "lstm"
@@ -52,6 +57,64 @@ class ModelConfig:
     # "level": the head outputs the next hour's load (the study). "delta": it outputs the change
     # from the last observed hour, added back here, so a zero head is the persistence forecast.
     target: str = "level"
+    # The multi-horizon decoder (`QuantileDecoder`): hours ahead and quantiles forecast from each
+    # hour's state, and what it knows of each hour ahead; horizons = 1 and no quantiles: the
+    # one-hour head.
+    horizons: int = 1
+    quantiles: tuple[float, ...] = ()
+    known_size: int = 0  # channels per hour ahead (`loadforecast.windows.gather_horizons`)
+    context_size: int = 16
+    decoder_size: int = 64
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "quantiles", tuple(self.quantiles))  # JSON gives lists
+
+    @property
+    def multi_horizon(self) -> bool:
+        return self.horizons > 1 or bool(self.quantiles)
+
+    @property
+    def quantile_names(self) -> list[str]:
+        """The columns of the quantiles in a forecast: p10, p50, p90 (p2.5 for 0.025)."""
+        return [quantile_name(q) for q in self.quantiles]
+
+    @property
+    def median(self) -> int:
+        """Index of the quantile that is the point forecast."""
+        return int(np.argmin(np.abs(np.asarray(self.quantiles) - 0.5)))
+
+
+class QuantileDecoder(nn.Module):
+    """MQ-RNN's decoder (Wen et al. 2017, "A Multi-Horizon Quantile Recurrent Forecaster").
+
+    A global MLP reads the encoder's state at the origin and what is known of every hour ahead,
+    and gives one context per horizon and one for all of them; a local MLP, shared by the
+    horizons, reads a horizon's context, the shared one and that hour's known inputs, and gives
+    its quantiles. With a "delta" target they are changes from the latest load.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.horizons, self.context_size = config.horizons, config.context_size
+        self.global_mlp = nn.Sequential(
+            nn.Linear(
+                config.hidden_size + config.horizons * config.known_size,
+                (config.horizons + 1) * config.context_size,
+            ),
+            nn.ReLU(),
+        )
+        self.local_mlp = nn.Sequential(
+            nn.Linear(2 * config.context_size + config.known_size, config.decoder_size),
+            nn.ReLU(),
+            nn.Linear(config.decoder_size, max(len(config.quantiles), 1)),
+        )
+
+    def forward(self, state: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        """State (N, hidden) and known inputs (N, H, known_size) -> (N, H, quantiles)."""
+        contexts = self.global_mlp(torch.cat([torch.relu(state), known.flatten(1)], dim=1))
+        contexts = contexts.view(len(state), self.horizons + 1, self.context_size)
+        shared = contexts[:, -1:].expand(-1, self.horizons, -1)
+        return self.local_mlp(torch.cat([contexts[:, :-1], shared, known], dim=-1))
 
 
 class RNNForecaster(nn.Module):
@@ -78,18 +141,49 @@ class RNNForecaster(nn.Module):
             batch_first=True,
         )
         self.head = nn.Linear(config.hidden_size, 1)
+        self.decoder = QuantileDecoder(config) if config.multi_horizon else None
 
-    def forward(self, inputs: torch.Tensor, last_hour: bool = False) -> torch.Tensor:
+    def forward(
+        self,
+        inputs: torch.Tensor,
+        last_hour: bool = False,
+        positions: torch.Tensor | None = None,
+        known: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """(B, L, input_size) hours -> (B, L): at each hour, the forecast of the next hour's
         scaled load; with `last_hour`, (B,): only the last hour's, with the head applied to that
-        hour only. Channel 0 of the inputs is the scaled load (`loadforecast.windows.gather`)."""
-        if self._cpu_gru_training(inputs):
-            outputs = gru_forward(self.rnn, inputs)  # nn.GRU's figures, a faster backward
-        else:
-            outputs, _ = self.rnn(inputs)  # (B, L, H)
+        hour only. Channel 0 of the inputs is the scaled load (`loadforecast.windows.gather`).
+        With `positions` (P,) of the hours and `known` (B, P, horizons, known_size), the
+        decoder's quantiles (B, P, horizons, quantiles) of the hours ahead of each position."""
+        outputs = self.encode(inputs)  # (B, L, H)
+        if positions is not None:
+            batch, count = len(inputs), len(positions)
+            quantiles = self.decode(
+                outputs[:, positions].reshape(batch * count, -1),
+                known.reshape(batch * count, *known.shape[2:]),
+                inputs[:, positions, 0].reshape(-1),
+            )
+            return quantiles.view(batch, count, *quantiles.shape[1:])
         if last_hour:
             return self._forecast(outputs[:, -1], inputs[:, -1])
         return self._forecast(outputs, inputs)
+
+    def encode(self, inputs: torch.Tensor) -> torch.Tensor:
+        """(B, L, input_size) hours -> the state after each, (B, L, hidden), from a zero state."""
+        if self._cpu_gru_training(inputs):
+            return gru_forward(self.rnn, inputs)
+        return self.rnn(inputs)[0]
+
+    def decode(
+        self, state: torch.Tensor, known: torch.Tensor, latest_load: torch.Tensor
+    ) -> torch.Tensor:
+        """The decoder's quantiles (N, H, Q) of the hours ahead, from the state (N, hidden) at
+        the origin, the known inputs of the hours ahead (N, H, known_size) and the scaled latest
+        load (N,)."""
+        quantiles = self.decoder(state, known)
+        if self.config.target == "delta":
+            quantiles = quantiles + latest_load[:, None, None]
+        return quantiles
 
     def _cpu_gru_training(self, inputs: torch.Tensor) -> bool:
         """Whether `loadforecast.gru` can stand in for `nn.GRU`: a gradient to compute, in fp32
@@ -124,6 +218,27 @@ class RNNForecaster(nn.Module):
 
 
 @torch.inference_mode()
+def forecast_horizons(
+    model: RNNForecaster,
+    series: torch.Tensor,
+    rows: torch.Tensor,
+    spec: InputSpec,
+    batch: int = 1024,
+    precision: str = "fp32",
+) -> np.ndarray:
+    """Scaled quantiles (N, horizons, quantiles) of the hours from each of `rows` on, each from
+    the `lookback`-hour window before it (a zero state), sorted so that they never cross."""
+    parts = []
+    for chunk in rows.split(batch):
+        inputs = gather(series, chunk, spec)[0]
+        known = gather_horizons(series, chunk, spec, model.config.horizons)[0]
+        with autocast(series.device, precision):
+            state = model.encode(inputs)[:, -1]
+            parts.append(model.decode(state, known, inputs[:, -1, 0]).float())
+    return torch.cat(parts).sort(dim=-1).values.cpu().numpy()
+
+
+@torch.inference_mode()
 def predict(
     model: RNNForecaster,
     series: torch.Tensor,
@@ -132,7 +247,11 @@ def predict(
     batch: int,
     precision: str = "fp32",
 ) -> np.ndarray:
-    """Scaled forecasts for the windows ending at `rows`, in large batches."""
+    """Scaled forecasts for the windows ending at `rows`, in large batches (of a multi-horizon
+    model: the median of the next hour)."""
+    if model.config.multi_horizon:
+        quantiles = forecast_horizons(model, series, rows, spec, batch, precision)
+        return quantiles[:, 0, model.config.median]
     parts = []
     for chunk in rows.split(batch):
         with autocast(series.device, precision):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -23,22 +22,43 @@ def plot_region(frame: pd.DataFrame, predictors: list[str], region: str, path: P
     fig.savefig(path, dpi=90)
 
 
-def plot_by_horizon(day: dict, path: Path) -> None:
-    """sMAPE against the hour ahead, every day-ahead predictor."""
+def plot_by_horizon(table: dict, issued: str, path: Path) -> None:
+    """sMAPE against the hour ahead, every predictor of one issue time's table."""
     fig = Figure(figsize=(9, 5))
     ax = fig.subplots()
-    hours = np.arange(1, 25)
     for group, suffix in (("models", " (mean of seeds)"), ("ensembles", " (averaged)")):
-        for name, scores in day[group].items():
-            ax.plot(hours, scores["smape_by_horizon"], marker=".", label=name + suffix)
-    for name, scores in day["baselines"].items():
-        ax.plot(hours, scores["smape_by_horizon"], linestyle="--", label=name)
+        for name, scores in table[group].items():
+            ax.plot(scores["horizons"], scores["smape_by_horizon"], marker=".", label=name + suffix)
+    for name, scores in table["baselines"].items():
+        ax.plot(scores["horizons"], scores["smape_by_horizon"], linestyle="--", label=name)
     ax.set(
-        title=f"Day ahead from each test midnight ({day['origins']} days x regions)",
-        xlabel="hour ahead",
+        title=f"Issued at {issued} for the next day ({table['origins']} days x regions)",
+        xlabel="hours ahead",
         ylabel="sMAPE (%), mean over regions",
         yscale="log",
     )
     ax.legend(loc="upper left", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def plot_fan(frame: pd.DataFrame, cells: list[str], region: str, path: Path) -> None:
+    """Each cell's interval between its outermost quantiles and its median, against the
+    actual load, over a week of next days forecast at 10:00 (`dayahead.fan_week`)."""
+    fig = Figure(figsize=(12, 4))
+    ax = fig.subplots()
+    ax.plot(frame["label_time"], frame["actual"], color="black", linewidth=1.5, label="actual")
+    for cell in cells:
+        columns = [c for c in frame.columns if c.startswith(f"{cell}_p")]  # in level order
+        low, median, high = columns[0], columns[len(columns) // 2], columns[-1]
+        interval = "-".join(c.removeprefix(f"{cell}_") for c in (low, high))
+        band = ax.fill_between(
+            frame["label_time"], frame[low], frame[high], alpha=0.25, label=f"{cell} {interval}"
+        )
+        color = band.get_facecolor()[0][:3]
+        ax.plot(frame["label_time"], frame[median], color=color, linewidth=1, label=cell)
+    ax.set(title=f"{region}: the next day, issued at 10:00, last test week", ylabel="load (MW)")
+    ax.legend(loc="upper right")
+    fig.autofmt_xdate()
     fig.tight_layout()
     fig.savefig(path, dpi=90)

@@ -4,6 +4,7 @@ and the headline figures an experiment is judged by (`dvc exp show`)."""
 
 from __future__ import annotations
 
+from loadforecast.dayahead import ISSUES
 from loadforecast.metrics import over_seeds
 
 
@@ -28,18 +29,34 @@ def headline(report: dict, test_windows: int) -> dict:
 
 
 def by_predictor(report: dict, key: str) -> dict[str, float]:
-    """`key` of every predictor in a report: each cell (the mean over seeds), its seeds' averaged
-    forecast (`<cell>_ensemble`) and each baseline."""
+    """`key` of every predictor in a report that has it: each cell (the mean over seeds), its
+    seeds' averaged forecast (`<cell>_ensemble`) and each baseline."""
     return {
-        **{cell: scores[key] for cell, scores in report["models"].items()},
-        **{f"{cell}_ensemble": s[key] for cell, s in report["ensembles"].items()},
-        **{name: scores[key] for name, scores in report["baselines"].items()},
+        **{cell: scores[key] for cell, scores in report["models"].items() if key in scores},
+        **{f"{c}_ensemble": s[key] for c, s in report["ensembles"].items() if key in s},
+        **{name: scores[key] for name, scores in report["baselines"].items() if key in scores},
     }
 
 
-def day_ahead_headline(day: dict) -> dict:
-    """Each predictor's day-ahead sMAPE (mean over the 24 horizons and the regions)."""
-    return {"dayahead_smape": by_predictor(day, "smape_day")} if day else {}
+def day_ahead_headline(tables: dict) -> dict:
+    """Each predictor's sMAPE over the day of each issue time (mean over its horizons and the
+    regions): `dayahead_smape` issued 23:00, `nextday_smape` issued 10:00; and for those with
+    quantiles, the pinball loss and interval coverage, the mean over both issue times."""
+    headline: dict = {}
+    quantile_keys = set()
+    for name, table in tables.items():
+        metric = ISSUES[name].metric
+        headline[f"{metric}_smape"] = by_predictor(table, "smape_day")
+        for scores in table["ensembles"].values():
+            quantile_keys |= {k for k in scores if k.endswith("_day") and k != "smape_day"}
+    for key in sorted(quantile_keys):
+        if key.startswith("width_"):
+            continue
+        figures = [by_predictor(table, key) for table in tables.values()]
+        headline[key.removesuffix("_day")] = {
+            predictor: sum(f[predictor] for f in figures) / len(figures) for predictor in figures[0]
+        }
+    return headline
 
 
 def test_metrics(column: str, mean: dict, per_region: dict) -> dict[str, float]:
@@ -51,9 +68,10 @@ def test_metrics(column: str, mean: dict, per_region: dict) -> dict[str, float]:
     }
 
 
-def day_ahead_scores(day: dict, column: str) -> dict | None:
-    """A predictor's day-ahead scores: a seed's, a cell's averaged forecast's or a baseline's."""
+def day_ahead_scores(table: dict, column: str) -> dict | None:
+    """A predictor's scores in one issue time's table: a seed's, a cell's averaged forecast's or
+    a baseline's."""
     for group in ("seeds", "ensembles", "baselines"):
-        if column in day.get(group, {}):
-            return day[group][column]
+        if column in table.get(group, {}):
+            return table[group][column]
     return None

@@ -33,6 +33,9 @@ from loadforecast.windows import (
     chunk_ends,
     gather,
     gather_chunks,
+    gather_horizons,
+    known_channels,
+    reaching_ahead,
     run_starts,
 )
 
@@ -46,6 +49,15 @@ LOSSES = {"mse": nn.functional.mse_loss, "l1": nn.functional.l1_loss}
 
 def model_config(cell: str, windows: Windows, params: TrainParams) -> ModelConfig:
     """The network of `cell` for the channels of `windows`."""
+    decoder = {}
+    if params.objective == "multi_horizon":
+        decoder = {
+            "horizons": params.horizon_hours,
+            "quantiles": tuple(params.quantiles),
+            "known_size": known_channels(windows.spec, windows.series.shape[1]),
+            "context_size": params.context_size,
+            "decoder_size": params.decoder_size,
+        }
     return ModelConfig(
         cell=cell,
         input_size=len(windows.spec.channels(windows.features)),
@@ -53,7 +65,18 @@ def model_config(cell: str, windows: Windows, params: TrainParams) -> ModelConfi
         num_layers=params.num_layers,
         dropout=params.dropout,
         target=params.target,
+        **decoder,
     )
+
+
+def pinball_loss(
+    quantiles: torch.Tensor, targets: torch.Tensor, levels: tuple[float, ...]
+) -> torch.Tensor:
+    """The quantile (pinball) loss, the mean over every forecast and level: quantiles (..., Q)
+    of targets (...); a level q weighs a forecast too low by q and one too high by 1 - q."""
+    level = torch.tensor(levels, device=quantiles.device, dtype=quantiles.dtype)
+    error = targets[..., None] - quantiles
+    return torch.maximum(level * error, (level - 1) * error).mean()
 
 
 def seed_everything(seed: int) -> None:
@@ -77,13 +100,15 @@ class Sequences:
 
     def __init__(self, windows: Windows, params: TrainParams, device: torch.device) -> None:
         self.spec, self.params = windows.spec, params
-        every_hour = params.objective == "every_hour"
+        every_hour = params.objective in ("every_hour", "multi_horizon")
+        self.horizons = params.horizon_hours if params.objective == "multi_horizon" else 1
         self.scored_hours = params.chunk_hours - params.burn_in_hours if every_hour else 1
         index = windows.index.sort_values("label_row")
         label_rows = index["label_row"].to_numpy()
         self.rows, self.phase, self.scored = {}, {}, {}
         for split in ("train", "val"):
-            scored = (index["split"] == split).to_numpy()
+            # the origins of the split whose every target is in it too
+            scored = reaching_ahead(label_rows, (index["split"] == split).to_numpy(), self.horizons)
             self.scored[split] = self.scored_hours
             if every_hour:
                 if split == "val":
@@ -127,8 +152,23 @@ class Sequences:
                 return loss(model(inputs, last_hour=True).float(), labels)
             inputs, labels = gather_chunks(series, ends, self.spec, self.params.chunk_hours)
             burn_in = self.params.chunk_hours - self.scored[split]
+            if self.params.objective == "multi_horizon":
+                return self._multi_horizon_loss(model, series, ends, inputs, burn_in, split)
             forecast = model(inputs)[:, burn_in:].float()
             return loss(forecast, labels[:, burn_in:])
+
+    def _multi_horizon_loss(self, model, series, ends, inputs, burn_in: int, split: str):
+        """The pinball loss of every `origin_stride`-th scored hour's quantiles of the hours
+        ahead (from a random first one in training, the first in validation)."""
+        stride = self.params.origin_stride
+        first = burn_in + (int(torch.randint(stride, ())) if split == "train" else 0)
+        positions = torch.arange(first, self.params.chunk_hours, stride, device=series.device)
+        origins = ends[:, None] - (self.params.chunk_hours - 1) + positions  # (B, P) label rows
+        known, targets = gather_horizons(series, origins.ravel(), self.spec, self.horizons)
+        known = known.view(*origins.shape, *known.shape[1:])
+        quantiles = model(inputs, positions=positions, known=known).float()
+        targets = targets.view(*origins.shape, self.horizons)
+        return pinball_loss(quantiles, targets, tuple(self.params.quantiles))
 
 
 @torch.inference_mode()
@@ -155,7 +195,7 @@ def longest_run(label_rows: np.ndarray, scored: np.ndarray) -> int:
 def check_coverage(params: TrainParams, spec: InputSpec) -> None:
     """The every-hour objective must train the hour that evaluation reads: the last of a
     `lookback`-hour window, i.e. position `lookback - 1` of a chunk."""
-    if params.objective == "every_hour" and not (
+    if params.objective in ("every_hour", "multi_horizon") and not (
         params.burn_in_hours < spec.lookback <= params.chunk_hours
     ):
         raise LoadForecastError(
@@ -226,7 +266,7 @@ def train_model(
             "no training windows"
             + (
                 f" of {params.chunk_hours} consecutive hours (train.chunk_hours)"
-                if params.objective == "every_hour"
+                if params.objective != "window"
                 else ""
             )
             + ": check window.* and train.* in params.yaml"

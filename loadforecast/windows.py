@@ -152,6 +152,52 @@ def gather(
     return torch.cat(parts, dim=-1), labels
 
 
+def horizon_lags(spec: InputSpec, horizons: int) -> np.ndarray:
+    """(horizons, lags): how far back each lag channel reads for each hour ahead. Lag `L` of
+    horizon `k` is the reading `L * ceil(k / L)` hours before the target: `L` itself while that
+    is a reading at the origin (`k <= L`), else the same phase of the latest period before it
+    (the load a day back, then two days back, ...), so no known input is a forecast."""
+    ahead = np.arange(1, horizons + 1)[:, None]
+    lags = np.asarray(spec.lags, dtype=np.int64)[None, :]
+    return lags * -(-ahead // np.maximum(lags, 1))
+
+
+def gather_horizons(
+    series: torch.Tensor, origins: torch.Tensor, spec: InputSpec, horizons: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """What is known in advance of each hour ahead, (N, horizons, known channels), and the
+    scaled targets (N, horizons), of forecasts made at `origins` (label rows: horizon 1 is the
+    label itself, horizon `k` the row `k - 1` after it). The known channels of a target hour are
+    its calendar, its known covariates, and the lagged loads of `horizon_lags`."""
+    ahead = torch.arange(horizons, device=series.device)
+    targets = origins[:, None] + ahead  # (N, H)
+    calendar, known, _ = spec.columns(series.shape[1])
+    parts = [series[targets, calendar], series[targets, known]]
+    back = torch.as_tensor(horizon_lags(spec, horizons), device=series.device)  # (H, lags)
+    if spec.lags:
+        parts.append(series[targets[:, :, None] - back, LOAD_COLUMN])
+    return torch.cat(parts, dim=-1), series[targets, LOAD_COLUMN]
+
+
+def known_channels(spec: InputSpec, width: int) -> int:
+    """Channels `gather_horizons` gives each hour ahead, of a series `width` features wide."""
+    calendar, known, _ = spec.columns(width)
+    return len(range(width)[calendar]) + len(range(width)[known]) + len(spec.lags)
+
+
+def reaching_ahead(label_rows: np.ndarray, scored: np.ndarray, horizons: int) -> np.ndarray:
+    """The `scored` labels whose next `horizons - 1` labels are scored too, in one unbroken
+    stretch: origins whose every target is a label of the same split (`label_rows` sorted)."""
+    if horizons == 1:
+        return scored
+    last = np.arange(len(label_rows)) + horizons - 1
+    inside = last < len(label_rows)
+    reach = np.zeros_like(scored)
+    last = last[inside]
+    reach[inside] = (label_rows[last] - label_rows[: len(last)] == horizons - 1) & scored[last]
+    return scored & reach
+
+
 def run_starts(continues: np.ndarray) -> np.ndarray:
     """For each position, where its run starts: a run goes on while `continues` is true."""
     position = np.arange(len(continues))

@@ -5,7 +5,8 @@ the study printed (`smape_study_formula`, a quarter of the true sMAPE). A model 
 seeds is reported as the mean and standard deviation over its seeds, and its seeds' averaged
 forecast as `<cell>_ensemble`. The baselines (`evaluate.baselines`, `loadforecast.baselines`)
 learn from the training windows and stop on the validation windows; only this stage reads the
-test windows. Then the day-ahead table (`loadforecast.dayahead`). The figures also go to each
+test windows. Then the day-ahead tables of both issue times, 23:00 and 10:00
+(`loadforecast.dayahead`), with the quantile cells' fan charts. The figures also go to each
 model's MLflow runs, and each cell's averaged model is registered as the challenger.
 """
 
@@ -25,7 +26,7 @@ from loadforecast.files import atomic_path, write_json
 from loadforecast.forecaster import Forecaster
 from loadforecast.metrics import mean_of_seeds, predictions_frame, score, seed_column
 from loadforecast.model import predict, select_device
-from loadforecast.plots import plot_by_horizon, plot_region
+from loadforecast.plots import plot_by_horizon, plot_fan, plot_region
 from loadforecast.windows import load_windows
 from stages import repo
 from stages.params import load_params
@@ -43,6 +44,9 @@ def main() -> None:
     parser.add_argument("--regions", type=Path, required=True, help="output JSON: per region")
     parser.add_argument("--plot-data", type=Path, required=True, help="output dir: CSV per region")
     parser.add_argument("--plot-images", type=Path, required=True, help="output dir: PNGs")
+    parser.add_argument(
+        "--fan-data", type=Path, required=True, help="output dir: CSV per region, 10:00 quantiles"
+    )
     parser.add_argument("--dayahead", type=Path, required=True, help="output JSON: day ahead")
     args = parser.parse_args()
     params = load_params()
@@ -75,7 +79,7 @@ def main() -> None:
     names = list(baselines)
     by_region = {r: report.summarise(s, seed_columns, names) for r, s in per_region.items()}
     started = time.perf_counter()
-    day = dayahead.day_ahead(forecasters, windows, series, params.train.precision, predictors)
+    day, fans = dayahead.day_ahead(forecasters, windows, series, precision, predictors)
     day_seconds = time.perf_counter() - started
 
     with atomic_path(args.predictions) as tmp:
@@ -90,14 +94,22 @@ def main() -> None:
     write_json(args.regions, by_region)
     cells = list(seed_columns)
     tail = predictions.groupby("region", sort=False).tail(params.evaluate.plot_hours)
-    with atomic_path(args.plot_data) as data_dir, atomic_path(args.plot_images) as image_dir:
-        data_dir.mkdir()
-        image_dir.mkdir()
+    fan_cells = [c for c in cells if any(k.startswith(f"{c}_p") for k in fans.columns)]
+    with (
+        atomic_path(args.plot_data) as data_dir,
+        atomic_path(args.fan_data) as fan_dir,
+        atomic_path(args.plot_images) as image_dir,
+    ):
+        for directory in (data_dir, fan_dir, image_dir):
+            directory.mkdir()
         for region, frame in tail.groupby("region", sort=False):
             frame[["label_time", "actual", *cells]].to_csv(data_dir / f"{region}.csv", index=False)
             plot_region(frame, cells, region, image_dir / f"{region}.png")
-        if day:
-            plot_by_horizon(day, image_dir / "dayahead.png")
+        for region, frame in fans.groupby("region", sort=False) if fan_cells else ():
+            frame.drop(columns="region").to_csv(fan_dir / f"{region}.csv", index=False)
+            plot_fan(frame, fan_cells, region, image_dir / f"fan_{region}.png")
+        for issued, table in day.items():
+            plot_by_horizon(table, issued, image_dir / f"{dayahead.ISSUES[issued].metric}.png")
     for cell in cells:
         log.info("%s: test sMAPE %s", cell, summary["models"][cell]["smape"])
     log.info("baselines: %s", {b: v["smape"] for b, v in summary["baselines"].items()})

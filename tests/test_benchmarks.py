@@ -147,31 +147,3 @@ def test_a_users_generated_table_is_read_back_in_its_own_zone(tmp_path):
     filled = back.index == pd.Timestamp("2023-03-26 01:00")
     assert report["EW"]["hours_filled"] == 1 and filled.sum() == 1
     pd.testing.assert_series_equal(back[~filled], local[~filled], check_names=False)
-
-
-def test_next_day_origins_and_the_latest_same_hour_read_only_what_is_known_at_10(trained):
-    import numpy as np
-
-    from benchmarks.nextday import HOURS, latest_same_hour, origins_at, recursion
-    from loadforecast.scaling import LOAD_COLUMN
-
-    windows = trained[0]
-    origins = origins_at(windows, 10, HOURS)
-    assert len(origins) and (origins["label_time"].dt.hour == 10).all()
-    test_rows = set(windows.split("test")["label_row"])
-    for row in origins["label_row"]:
-        assert set(range(row, row + HOURS)) <= test_rows
-    rows = origins["label_row"].to_numpy()
-    latest = latest_same_hour(windows.series, rows)
-    series = windows.series[:, LOAD_COLUMN]
-    np.testing.assert_array_equal(latest[:, 14], series[rows - 10])  # 00:00, a day before
-    np.testing.assert_array_equal(latest[:, 37], series[rows + 37 - 48])  # 23:00, two days
-    assert (
-        rows[:, None] + np.arange(HOURS) - 24 * np.ceil(np.arange(1, 39) / 24) < rows[:, None]
-    ).all()
-
-    def persistence(local, at):  # reads only the hour before each forecast hour
-        return local[at - 1, LOAD_COLUMN]
-
-    repeated = recursion(persistence, windows.series.copy(), rows, windows)
-    np.testing.assert_array_equal(repeated, np.repeat(series[rows - 1, None], HOURS, axis=1))

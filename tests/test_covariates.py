@@ -15,7 +15,7 @@ from loadforecast.baselines import fit_gradient_boosting
 from loadforecast.calendar import add_time_features
 from loadforecast.cleaning import clean_readings
 from loadforecast.config import ColumnsParams, ConfigError, ReadingsParams, validated
-from loadforecast.dayahead import HOURS, baseline_days, midnight_origins, recursive, score
+from loadforecast.dayahead import HOURS, baseline_days, issue_origins, recursive, score
 from loadforecast.errors import LoadForecastError
 from loadforecast.forecaster import Forecaster, Recipe, next_hour, recent_readings
 from loadforecast.model import ModelConfig, RNNForecaster
@@ -88,7 +88,7 @@ def test_an_observed_covariate_poisoned_after_each_origin_changes_no_forecast() 
     column = windows.features.index("temperature")
     model = untrained(windows)
     gbm = {"gradient_boosting": fit_gradient_boosting(windows, seed=0)}
-    origins = midnight_origins(windows)
+    origins = issue_origins(windows)
     hours = windows.split("test")["label_row"].to_numpy()[:3]
     for origin in [*origins["label_row"].to_numpy()[:3], *hours]:  # each origin in turn
         poisoned = windows.series.copy()
@@ -123,7 +123,7 @@ def day_ahead_smape(covariates: dict[str, str]) -> float:
         torch.device("cpu"),
         progress_bar=False,
     )
-    origins = midnight_origins(windows)
+    origins = issue_origins(windows)
     series = torch.from_numpy(windows.series)
     at = torch.from_numpy(origins["label_row"].to_numpy())
     scaled = {"gru": recursive([model.eval()], series, at, windows)}
@@ -142,7 +142,7 @@ def test_the_fitted_baseline_reads_a_known_temperature_too() -> None:
     for covariates in ({}, {"temperature": "known"}):
         windows = windows_of(weather_driven(), covariates)
         gbm = {"gbm": fit_gradient_boosting(windows, seed=0)}
-        origins = midnight_origins(windows)
+        origins = issue_origins(windows)
         scores[len(covariates)] = score(windows, origins, baseline_days(gbm, windows, origins))
     assert scores[1]["gbm"]["smape_day"] < 0.7 * scores[0]["gbm"]["smape_day"]
 

@@ -22,7 +22,7 @@ from tests.synthetic import readings
 def setup(trained):
     windows, models, forecasts = trained
     test = windows.split("test")
-    return windows, models, forecasts, dayahead.midnight_origins(windows), test
+    return windows, models, forecasts, dayahead.issue_origins(windows), test
 
 
 def test_origins_are_midnights_with_a_whole_test_day_ahead(setup) -> None:

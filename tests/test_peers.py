@@ -48,7 +48,7 @@ def test_the_peers_get_the_windows_loads_in_megawatts_at_their_own_hours():
 def test_each_origin_reads_the_four_weeks_before_it_and_nothing_after():
     windows = tiny_windows()
     hours = peers.region_hours(windows)
-    origins = peers.issue_origins(windows, "test")["10:00"]
+    origins = peers.peer_origins(windows, "test")["10:00"]
     context = peers.contexts(hours, origins)
     last = context.groupby("unique_id", sort=False)["ds"].agg(["max", "size"])
     assert (last["size"] == peers.CONTEXT_HOURS).all()
@@ -57,13 +57,12 @@ def test_each_origin_reads_the_four_weeks_before_it_and_nothing_after():
 
 
 def test_both_issue_times_use_the_pipelines_origins():
-    from benchmarks.nextday import HOURS, origins_at
-    from loadforecast.dayahead import midnight_origins
+    from loadforecast.dayahead import ISSUES, issue_origins
 
     windows = tiny_windows()
-    origins = peers.issue_origins(windows, "test")
-    assert origins["23:00"].equals(midnight_origins(windows))
-    assert origins["10:00"].equals(origins_at(windows, 10, HOURS))
+    origins = peers.peer_origins(windows, "test")
+    for name, issue in ISSUES.items():
+        assert origins[name].equals(issue_origins(windows, issue))
 
 
 def test_a_region_with_a_gap_is_refused_by_name():
@@ -77,7 +76,7 @@ def test_origins_without_four_weeks_before_them_are_refused_with_their_count():
     frame = readings()
     windows = tiny_windows(frame[frame["timestamp"] >= "2018-12-01"])
     with pytest.raises(LoadForecastError, match=r"issued 23:00: \d+ origins of the test part"):
-        peers.issue_origins(windows, "test")
+        peers.peer_origins(windows, "test")
 
 
 def test_a_perfect_forecast_scores_zero_and_an_interval_covers_what_it_should():

@@ -10,6 +10,7 @@ from pathlib import Path
 from mlflow.entities import Metric
 
 from loadforecast import tracking
+from loadforecast.dayahead import ISSUES
 from loadforecast.errors import LoadForecastError
 from loadforecast.forecaster import Forecaster
 from loadforecast.metrics import seed_column
@@ -19,21 +20,30 @@ from loadforecast.tracking import registry
 log = logging.getLogger(__name__)
 
 
-def log_day_ahead(day: dict, column: str) -> None:
-    """A predictor's day-ahead figures on the active run, in one request."""
-    scores = day_ahead_scores(day, column)
-    if scores is None:
-        return
-    figures = {"dayahead_smape": scores["smape_day"]}
-    figures |= {f"dayahead_smape/{r}": v["smape_day"] for r, v in scores["regions"].items()}
+def log_day_ahead(tables: dict, column: str) -> None:
+    """A predictor's figures of each issue time on the active run, in one request: over the
+    day (`dayahead_smape`, `nextday_pinball`, ...), per region, and the sMAPE by hour ahead."""
     now = int(time.time() * 1000)
-    metrics = [Metric(name, value, now, 0) for name, value in figures.items()]
-    metrics += [  # the curve by hour ahead, one step per hour
-        Metric("dayahead_smape_by_hour", value, now, hour)
-        for hour, value in enumerate(scores["smape_by_horizon"], start=1)
-    ]
-    run_id = tracking.mlflow.active_run().info.run_id
-    tracking.mlflow.MlflowClient().log_batch(run_id, metrics=metrics)
+    metrics = []
+    for name, table in tables.items():
+        scores = day_ahead_scores(table, column)
+        if scores is None:
+            continue
+        prefix = ISSUES[name].metric
+        figures = {
+            f"{prefix}_{key.removesuffix('_day')}": value
+            for key, value in scores.items()
+            if key.endswith("_day")
+        }
+        figures |= {f"{prefix}_smape/{r}": v["smape_day"] for r, v in scores["regions"].items()}
+        metrics += [Metric(name, value, now, 0) for name, value in figures.items()]
+        metrics += [  # the curve by hour ahead, one step per hour
+            Metric(f"{prefix}_smape_by_hour", value, now, hour)
+            for hour, value in zip(scores["horizons"], scores["smape_by_horizon"], strict=True)
+        ]
+    if metrics:
+        run_id = tracking.mlflow.active_run().info.run_id
+        tracking.mlflow.MlflowClient().log_batch(run_id, metrics=metrics)
 
 
 def log_evaluation(
