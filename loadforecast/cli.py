@@ -98,9 +98,10 @@ def forecast(args: argparse.Namespace) -> None:
         forecaster = mlflow_forecaster(args.model)
     readings = read_readings(args.readings, forecaster.recipe.readings)
     if args.next_day:
-        table = only_next_day(forecaster.forecast(readings, next_day_hours(readings)))
+        hours = next_day_hours(readings)
+        table = only_next_day(forecaster.forecast(readings, hours, args.quantiles))
     else:
-        table = forecaster.forecast(readings, args.hours or 1)
+        table = forecaster.forecast(readings, args.hours or 1, args.quantiles)
     with atomic_path(args.output) as tmp:
         table.to_csv(tmp, index=False)
     print(f"model: {table['model'].iloc[0]}")  # one model made every row
@@ -135,6 +136,13 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the next calendar day after the latest reading, hour by hour (from readings up "
         "to 09:00: hours 15-38 ahead)",
+    )
+    on.add_argument(
+        "--quantiles",
+        type=float,
+        nargs="+",
+        metavar="LEVEL",
+        help="of a multi-horizon model: the quantiles to give (default: all it was trained for)",
     )
     on.add_argument("--output", type=Path, default=Path("forecast.csv"))
     on.set_defaults(run=forecast)

@@ -123,8 +123,10 @@ def direct(
     """Scaled quantiles (origins, hours, quantiles) of multi-horizon models, their seeds'
     quantiles averaged."""
     spec = windows.spec
-    quantiles = [forecast_horizons(m, series, origins, spec, 1024, precision) for m in models]
-    return np.mean(quantiles, axis=0)[:, :hours]
+    quantiles = [
+        forecast_horizons(m, series, origins, spec, 1024, precision, hours) for m in models
+    ]
+    return np.mean(quantiles, axis=0)
 
 
 def baseline_days(

@@ -36,7 +36,7 @@ from loadforecast.files import atomic_path
 from loadforecast.hourly import to_local_time, utc_offsets
 from loadforecast.model import ModelConfig, RNNForecaster, autocast, forecast_horizons
 from loadforecast.scaling import LOAD_COLUMN, Scalers, scale, unscale, unscale_load
-from loadforecast.windows import InputSpec, Windows, gather
+from loadforecast.windows import InputSpec, Windows, gather, reaching_ahead
 
 READINGS = ["region", "timestamp", "load_mw"]
 FORECAST = ["region", "timestamp", "utc_offset", "horizon", "forecast_mw", "model"]
@@ -140,6 +140,25 @@ def check_hours(hours: object, most: int = MAX_HOURS) -> int:
         )
         raise LoadForecastError(f"hours = {hours!r}: forecast between 1 and {most} hours{longer}")
     return hours
+
+
+def check_quantiles(requested: Sequence[float] | None, trained: Sequence[float]) -> list[float]:
+    """The quantile levels to give, sorted (None: every one the model was trained for), or an
+    error naming a level it cannot give: only its own (`train.quantiles`) are forecast."""
+    if requested is None:
+        return list(trained)
+    for level in requested:
+        if isinstance(level, bool) or not isinstance(level, int | float) or not 0 < level < 1:
+            raise LoadForecastError(f"quantile {level!r}: a level is a number between 0 and 1")
+    given = [level for level in trained if np.isclose(requested, level).any()]
+    untrained = [level for level in requested if not np.isclose(trained, level).any()]
+    if untrained:
+        have = f"its quantiles are {list(trained)}" if trained else "it forecasts no quantiles"
+        raise LoadForecastError(
+            f"quantile(s) {untrained}: the model was not trained for them ({have}); train one "
+            "with train.objective = multi_horizon and train.quantiles including them"
+        )
+    return given
 
 
 def model_rows(
@@ -369,11 +388,14 @@ class Forecaster:
         return forecaster
 
     @torch.inference_mode()
-    def forecast(self, readings: pd.DataFrame, hours: int = 1) -> pd.DataFrame:
+    def forecast(
+        self, readings: pd.DataFrame, hours: int = 1, quantiles: Sequence[float] | None = None
+    ) -> pd.DataFrame:
         """Each region's next `hours` hours after its latest reading, in MW. A multi-horizon
-        model forecasts them all at once, with its quantiles as columns beside `forecast_mw`
-        (their median), up to its `horizons`. A one-hour model recurses: each hour's forecast
-        is the next hour's last load; the calendar of the hours ahead is known, and the lag
+        model forecasts them all at once, with its quantiles as columns (p10, p50, p90: the
+        `quantiles` asked for, of those it was trained for; None: all of them) beside
+        `forecast_mw` (the median), up to its `horizons`. A one-hour model recurses: each hour's
+        forecast is the next hour's last load; the calendar of the hours ahead is known, and the lag
         channels read real readings wherever the lag reaches back past the latest one (for the
         week-old load, all of a day ahead). Each seed's state is carried from hour to hour
         (`CarriedStep`), as evaluate's day-ahead table carries it.
@@ -384,36 +406,42 @@ class Forecaster:
 
         A model trained with covariates reads them as columns of `readings`: an observed one
         up to the latest reading (held at that value through a multi-hour forecast), a known
-        one also for every hour ahead (all of a multi-horizon model's), in rows after the
-        latest reading whose load_mw is empty."""
+        one also for every hour ahead, in rows after the latest reading whose load_mw is
+        empty."""
         config = self.recipe.config
         check_hours(hours, config.horizons if config.multi_horizon else MAX_HOURS)
+        levels = check_quantiles(quantiles, config.quantiles)
         readings = check_readings(readings, self.recipe.readings)
         if readings["load_mw"].isna().all():
             raise LoadForecastError("readings: no rows with a load")
-        ahead = config.horizons if config.multi_horizon else hours  # the rows after the latest
         regions, parts, firsts, starts = [], [], [], []
         offset = 0
         for region, rows in readings.groupby("region", sort=False):
             rows = rows.drop(columns="region").set_index("timestamp")
             past = rows["load_mw"].notna()
-            scaled, first = model_rows(rows[past], region, self.recipe, ahead, rows[~past])
+            scaled, first = model_rows(rows[past], region, self.recipe, hours, rows[~past])
             regions.append(region)
             parts.append(scaled)
             firsts.append(first)
-            starts.append(offset + len(scaled) - ahead)
+            starts.append(offset + len(scaled) - hours)
             offset += len(scaled)
         series = torch.from_numpy(np.concatenate(parts)).to(self.device)
         label_rows = torch.tensor(starts, device=self.device)
         repeat = np.repeat(regions, hours)
-        quantiles = {}
+        columns = {}  # the quantiles asked for
         if config.multi_horizon:
+            spec = self.recipe.spec
             scaled = np.mean(
-                [forecast_horizons(m, series, label_rows, self.recipe.spec) for m in self.models],
+                [forecast_horizons(m, series, label_rows, spec, hours=hours) for m in self.models],
                 axis=0,
-            )[:, :hours]  # (regions, hours, quantiles)
-            for i, name in enumerate(config.quantile_names):
-                quantiles[name] = unscale_load(scaled[..., i].ravel(), repeat, self.recipe.scalers)
+            )  # (regions, hours, quantiles)
+            for i, (level, name) in enumerate(
+                zip(config.quantiles, config.quantile_names, strict=True)
+            ):
+                if level in levels:
+                    columns[name] = unscale_load(
+                        scaled[..., i].ravel(), repeat, self.recipe.scalers
+                    )
             scaled = scaled[..., config.median]
         else:
             step = CarriedStep(self.models, self.recipe.spec)
@@ -429,10 +457,10 @@ class Forecaster:
                 "utc_offset": utc_offsets(stamps, self.recipe.readings.timezone),
                 "horizon": np.tile(np.arange(1, hours + 1), len(regions)),
                 "forecast_mw": forecast_mw,
-                **quantiles,
+                **columns,
                 "model": self.recipe.name,
             }
-        )[[*FORECAST[:-1], *quantiles, "model"]]
+        )[[*FORECAST[:-1], *columns, "model"]]
 
     def save(self, path: Path) -> None:
         """Write the whole forecaster to `path`, atomically."""
@@ -470,15 +498,17 @@ class Forecaster:
             raise LoadForecastError(f"{path}: not a saved forecaster of this project") from err
 
 
-def recent_readings(windows: Windows, hours: int) -> pd.DataFrame:
+def recent_readings(windows: Windows, hours: int, ahead: int = 1) -> pd.DataFrame:
     """Real readings to show the model's input with: the `hours` hours before the first
-    region's last validation label (else its last training label), in MW and each covariate's
-    units, from the windows; with known covariates, then a row for that label's hour, load
-    empty, carrying them. Every label has at least that many consecutive hours before it."""
+    region's last validation label (else its last training label) with `ahead` labels from it
+    on, in MW and each covariate's units, from the windows; with known covariates, then a row
+    for each of those `ahead` hours, load empty, carrying them (a multi-horizon model reads them
+    for every hour it forecasts). Every label has at least `hours` consecutive hours before it."""
     index = windows.index.sort_values("label_row")
     region = index["region"].iloc[0]
-    own = index[(index["region"] == region) & index["split"].isin(("train", "val"))]
-    last = own.iloc[-1]
+    own = index[index["region"] == region]
+    seen = own["split"].isin(("train", "val")).to_numpy()
+    last = own[reaching_ahead(own["label_row"].to_numpy(), seen, ahead)].iloc[-1]
     rows = np.arange(last["label_row"] - hours, last["label_row"])
     width = len(windows.features)
     first_covariate = width - windows.spec.known - windows.spec.observed
@@ -497,8 +527,16 @@ def recent_readings(windows: Windows, hours: int) -> pd.DataFrame:
     if not windows.spec.known:
         return frame
     _, known, _ = windows.spec.columns(width)
-    ahead = {"region": region, "timestamp": last["label_time"], "load_mw": np.nan}
-    for column in range(known.start, known.stop):
-        value = windows.series[[last["label_row"]], column]
-        ahead[windows.features[column]] = unscale(value, [region], windows.scalers, column)[0]
-    return pd.concat([frame, pd.DataFrame([ahead])], ignore_index=True)
+    later = np.arange(last["label_row"], last["label_row"] + ahead)
+    hours_ahead = {
+        "region": region,
+        "timestamp": pd.date_range(last["label_time"], periods=ahead, freq="h"),
+        "load_mw": np.nan,
+        **{
+            windows.features[column]: unscale(
+                windows.series[later, column], np.full(ahead, region), windows.scalers, column
+            )
+            for column in range(known.start, known.stop)
+        },
+    }
+    return pd.concat([frame, pd.DataFrame(hours_ahead)], ignore_index=True)

@@ -116,7 +116,7 @@ def train_cell(
         )
         return Forecaster(recipe, states, seeds)
 
-    example = recent_readings(windows, windows.spec.reach)
+    example = recent_readings(windows, windows.spec.reach, config.horizons)
     shared = {
         "model": args.cell,
         "device": str(device),

@@ -115,8 +115,12 @@ def test_repro_builds_every_output(built):
         f"{r}_hourly.csv" for r in REGIONS
     ]
     plots = sorted(p.name for p in (repo / "data/plots").iterdir())
-    assert plots == sorted([*(f"{r}.png" for r in REGIONS), "dayahead.png"])
+    fans = [*(f"fan_{r}.png" for r in REGIONS)]  # the 10:00 quantiles of the last test days
+    assert plots == sorted([*(f"{r}.png" for r in REGIONS), "dayahead.png", "nextday.png", *fans])
     assert len(list((repo / "data/plot_data").glob("*.csv"))) == len(REGIONS)
+    fan = pd.read_csv(repo / f"data/fan_data/{REGIONS[0]}.csv")
+    assert {"label_time", "actual", "gru_p10", "gru_p50", "gru_p90", "lstm_p90"} <= set(fan)
+    assert (fan["gru_p10"] <= fan["gru_p90"]).all()
     # What the pipeline leaves for git holds figures only: loads stay in DVC's cache.
     for_git = run(repo, "git", "status", "--porcelain", "--untracked-files=all").split("\n")
     paths = {line[3:] for line in for_git if line.strip()} - {"dvc.lock"}

@@ -2,6 +2,7 @@
 
     model = mlflow.pyfunc.load_model("runs:/<run id>/model")   # or models:/pjm-load-gru@champion
     model.predict(readings)   # region, timestamp, load_mw -> region, timestamp, forecast_mw, model
+    model.predict(readings, params={"hours": 38, "quantiles": [0.1, 0.9]})  # multi-horizon
 
 The model directory holds the saved forecaster (`loadforecast.forecaster`) and this library's
 code, so loading needs no checkout of the repository, no pipeline and no window artefacts.
@@ -53,11 +54,22 @@ class LoadForecasterModel(mlflow.pyfunc.PythonModel):
     def predict(
         self, context: mlflow.pyfunc.PythonModelContext, model_input: pd.DataFrame, params=None
     ) -> pd.DataFrame:
-        """The next hour per region, or the next `hours` (a parameter: 24 for day-ahead)."""
+        """The next hour per region, or the next `hours` (a parameter: 24 for day-ahead), with
+        the `quantiles` asked for (a parameter of multi-horizon models: all by default)."""
+        params = params or {}
         try:
-            return self.forecaster.forecast(model_input, (params or {}).get("hours", 1))
+            return self.forecaster.forecast(
+                model_input, params.get("hours", 1), params.get("quantiles")
+            )
         except LoadForecastError as err:  # bad readings: the message, without our stack
             raise MlflowException(str(err), error_code=INVALID_PARAMETER_VALUE) from None
+
+
+def request_params(forecaster: Forecaster) -> dict:
+    """The parameters a request may set, with their defaults: `hours`, and a multi-horizon
+    model's `quantiles` (MLflow refuses others)."""
+    config = forecaster.recipe.config
+    return {"hours": 1, **({"quantiles": list(config.quantiles)} if config.quantiles else {})}
 
 
 def log_model(forecaster: Forecaster, example: pd.DataFrame) -> ModelInfo:
@@ -72,7 +84,7 @@ def log_model(forecaster: Forecaster, example: pd.DataFrame) -> ModelInfo:
             python_model=LoadForecasterModel(),
             artifacts={ARTIFACT: str(path)},
             code_paths=[str(LIBRARY)],
-            signature=infer_signature(example, output, params={"hours": 1}),
+            signature=infer_signature(example, output, params=request_params(forecaster)),
             input_example=example,
             pip_requirements=requirements(),
         )

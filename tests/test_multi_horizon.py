@@ -1,0 +1,267 @@
+"""The direct multi-horizon quantile forecaster (`train.objective: multi_horizon`): the decoder's
+shapes, what each hour ahead reads and never reads, training, and its quantiles through the
+forecaster, the command and the MLflow model."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from loadforecast.data import PJM_READINGS
+from loadforecast.errors import LoadForecastError
+from loadforecast.forecaster import Forecaster, Recipe, recent_readings
+from loadforecast.model import ModelConfig, RNNForecaster, forecast_horizons, predict
+from loadforecast.scaling import LOAD_COLUMN
+from loadforecast.training import Sequences, pinball_loss, train_model
+from loadforecast.windows import (
+    gather,
+    gather_horizons,
+    horizon_lags,
+    known_channels,
+    reaching_ahead,
+)
+from tests.conftest import CALENDAR
+from tests.synthetic import POLICY, SMALL_TRAINING, readings
+from tests.test_covariates import CALENDAR as NO_HOLIDAYS
+from tests.test_covariates import readings_params, weather_driven, windows_of
+
+HORIZONS, LEVELS = 30, (0.1, 0.5, 0.9)
+
+
+def multi_horizon_config(windows, cell: str = "gru") -> ModelConfig:
+    width = windows.series.shape[1]
+    return ModelConfig(
+        cell,
+        len(windows.spec.channels(windows.features)),
+        8,
+        1,
+        target="delta",
+        horizons=HORIZONS,
+        quantiles=LEVELS,
+        known_size=known_channels(windows.spec, width),
+        context_size=4,
+        decoder_size=8,
+    )
+
+
+@pytest.fixture(scope="module")
+def forecaster(trained) -> Forecaster:
+    """An untrained multi-horizon GRU of two seeds on the shared generated windows."""
+    windows = trained[0]
+    config = multi_horizon_config(windows)
+    states = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        model = RNNForecaster(config)
+        with torch.no_grad():  # quantiles apart, as a trained model's would be
+            model.decoder.local_mlp[-1].bias.copy_(torch.tensor([-0.05, 0.0, 0.05]))
+        states.append(model.state_dict())
+    recipe = Recipe.for_windows("gru", config, windows, POLICY, CALENDAR, PJM_READINGS)
+    return Forecaster(recipe, states, [1, 2])
+
+
+def test_the_decoder_gives_every_hour_ahead_and_quantile_of_every_position(trained) -> None:
+    windows = trained[0]
+    model = RNNForecaster(multi_horizon_config(windows)).eval()
+    series = torch.from_numpy(windows.series)
+    rows = torch.tensor(windows.split("test")["label_row"].to_numpy()[:5])
+    inputs = gather(series, rows, windows.spec)[0]
+    positions = torch.tensor([3, 10, inputs.shape[1] - 1])
+    origins = rows[:, None] - inputs.shape[1] + 1 + positions
+    known = gather_horizons(series, origins.ravel(), windows.spec, HORIZONS)[0]
+    known = known.view(5, 3, HORIZONS, -1)
+    with torch.no_grad():
+        out = model(inputs, positions=positions, known=known)
+    assert out.shape == (5, 3, HORIZONS, len(LEVELS))
+    # the last position is the window's own origin: the forecast evaluate makes
+    direct = forecast_horizons(model, series, rows, windows.spec)
+    assert direct.shape == (5, HORIZONS, len(LEVELS))
+    assert np.all(np.diff(direct, axis=-1) >= 0)  # sorted: quantiles never cross
+    np.testing.assert_allclose(np.sort(out[:, -1].numpy(), axis=-1), direct, rtol=1e-5, atol=1e-6)
+    median = predict(model, series, rows, windows.spec, 64)
+    np.testing.assert_allclose(median, direct[:, 0, 1], rtol=1e-6)
+    # the first hours alone are the same: no hour reads a later hour's inputs
+    first = forecast_horizons(model, series, rows, windows.spec, hours=5)
+    np.testing.assert_allclose(first, direct[:, :5], rtol=1e-6)
+    last = torch.tensor([len(series) - 1])  # the last hour of the series forecasts alone
+    assert np.isfinite(predict(model, series, last, windows.spec, 64)).all()
+
+
+def test_each_hour_ahead_reads_its_own_target_row_calendar_and_real_lagged_loads(trained):
+    windows = trained[0]
+    series = torch.from_numpy(windows.series)
+    rows = torch.tensor(windows.split("test")["label_row"].to_numpy()[:4])
+    known, targets = gather_horizons(series, rows, windows.spec, HORIZONS)
+    calendar = windows.spec.columns(series.shape[1])[0]
+    calendar_width = len(range(series.shape[1])[calendar])
+    assert torch.equal(targets[:, 0], gather(series, rows, windows.spec)[1])  # horizon 1: label
+    back = horizon_lags(windows.spec, HORIZONS)
+    assert back[:, 0].tolist() == [24] * 24 + [48] * 6  # lag 24: a day back, then two
+    assert back[:, 1].tolist() == [168] * HORIZONS
+    for k in range(HORIZONS):
+        target = rows + k
+        assert torch.equal(targets[:, k], series[target, LOAD_COLUMN])
+        assert torch.equal(known[:, k, :calendar_width], series[target, calendar])
+        lagged = series[target[:, None] - torch.as_tensor(back[k]), LOAD_COLUMN]
+        assert torch.equal(known[:, k, calendar_width:], lagged)
+        assert (target[:, None] - torch.as_tensor(back[k]) < rows[:, None]).all()
+
+
+def test_no_hour_ahead_reads_a_load_at_or_after_its_origin(trained, forecaster) -> None:
+    windows = trained[0]
+    rows = windows.split("test")["label_row"].to_numpy()[:-HORIZONS:40]
+    series = torch.from_numpy(windows.series)
+    model = forecaster.models[0]
+    for origin in rows:
+        clean = forecast_horizons(model, series, torch.tensor([origin]), windows.spec)
+        poisoned = series.clone()
+        poisoned[origin:, LOAD_COLUMN] = float("nan")  # every load the forecasts are of
+        got = forecast_horizons(model, poisoned, torch.tensor([origin]), windows.spec)
+        np.testing.assert_array_equal(got, clean)
+
+
+def test_origins_reach_ahead_only_within_their_split_and_run() -> None:
+    rows = np.r_[10:20, 25:35]
+    train = np.isin(rows, np.r_[10:17, 25:31])
+    assert reaching_ahead(rows, train, 1).tolist() == train.tolist()
+    reach = reaching_ahead(rows, train, 3)
+    assert rows[reach].tolist() == [10, 11, 12, 13, 14, 25, 26, 27, 28]
+
+
+def test_a_one_hour_model_has_no_decoder_and_loads_as_before(trained) -> None:
+    _, models, one_hour = trained
+    assert not one_hour.recipe.config.multi_horizon
+    keys = {k.split(".")[0] for k in models[0].state_dict()}
+    assert keys == {"rnn", "head"}  # the same weights as a model saved before the decoder
+    stored = one_hour.recipe.to_dict()
+    for key in ("horizons", "quantiles", "known_size", "context_size", "decoder_size"):
+        del stored["config"][key]
+    assert Recipe.from_dict(stored).config == one_hour.recipe.config
+
+
+def multi_horizon_params(**changes):
+    return SMALL_TRAINING.changed(
+        objective="multi_horizon",
+        chunk_hours=60,
+        burn_in_hours=12,
+        batch_size=4,
+        horizon_hours=HORIZONS,
+        quantiles=list(LEVELS),
+        origin_stride=3,
+        context_size=4,
+        decoder_size=8,
+        **changes,
+    )
+
+
+def test_training_the_quantiles_never_reads_a_held_out_load(trained) -> None:
+    windows = trained[0]
+    params = multi_horizon_params(epochs=2)
+    sequences = Sequences(windows, params, torch.device("cpu"))
+    train_rows = set(windows.split("train")["label_row"].tolist())
+    scored = params.chunk_hours - params.burn_in_hours
+    for seed in range(3):
+        for end in sequences.ends("train", torch.Generator().manual_seed(seed)).tolist():
+            targets = range(end - scored + 1, end + HORIZONS)  # of every origin of the chunk
+            assert set(targets) <= train_rows
+    poisoned = windows.series.copy()
+    held_out = windows.index[windows.index["split"] != "train"]
+    for _, rows in held_out.groupby("region"):  # validation and test loads, every row
+        first_val, last_test = rows["label_row"].min(), rows["label_row"].max()
+        poisoned[first_val : last_test + 1, LOAD_COLUMN] = np.nan
+    model, history = train_model(
+        replace(windows, series=poisoned),
+        multi_horizon_config(windows),
+        params,
+        0,
+        torch.device("cpu"),
+    )
+    assert all(np.isfinite(r["train_loss"]) for r in history)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+
+
+def test_the_pinball_loss_weighs_misses_by_their_level() -> None:
+    quantiles = torch.tensor([[[1.0, 1.0, 1.0]]])
+    target = torch.tensor([[3.0]])
+    # a forecast 2 below the target costs 2 q at level q
+    assert pinball_loss(quantiles, target, LEVELS).item() == pytest.approx(2 * np.mean(LEVELS))
+    target = torch.tensor([[0.0]])  # 1 above: costs 1 - q
+    assert pinball_loss(quantiles, target, LEVELS).item() == pytest.approx(1 - np.mean(LEVELS))
+
+
+def test_the_forecaster_gives_the_hours_ahead_at_once_with_their_quantiles(forecaster) -> None:
+    recent = readings().groupby("region").tail(400)
+    table = forecaster.forecast(recent, 24)
+    assert list(table.columns) == [
+        *("region", "timestamp", "utc_offset", "horizon", "forecast_mw"),
+        *("p10", "p50", "p90", "model"),
+    ]
+    assert len(table) == 2 * 24
+    assert (table["p10"] <= table["p50"]).all() and (table["p50"] <= table["p90"]).all()
+    np.testing.assert_array_equal(table["forecast_mw"], table["p50"])
+    # the first hours of a longer forecast are the same: each hour ahead is forecast directly
+    longer = forecaster.forecast(recent, HORIZONS)
+    pd.testing.assert_frame_equal(
+        longer.groupby("region").head(24).reset_index(drop=True), table, check_exact=False
+    )
+    only = forecaster.forecast(recent, 3, quantiles=[0.9, 0.1])
+    assert [c for c in only.columns if c.startswith("p")] == ["p10", "p90"]
+
+
+@pytest.mark.parametrize(
+    ("hours", "quantiles", "message"),
+    [
+        (HORIZONS + 1, None, rf"between 1 and {HORIZONS} hours; the model forecasts {HORIZONS}"),
+        (24, [0.25], r"quantile\(s\) \[0.25\]: the model was not trained for them"),
+        (24, [1.5], r"quantile 1.5: a level is a number between 0 and 1"),
+        (24, [0.0], r"quantile 0.0: a level"),
+    ],
+)
+def test_hours_beyond_the_horizons_or_untrained_quantiles_are_refused(
+    forecaster, hours, quantiles, message
+) -> None:
+    recent = readings().groupby("region").tail(400)
+    with pytest.raises(LoadForecastError, match=message):
+        forecaster.forecast(recent, hours, quantiles)
+
+
+def test_a_one_hour_model_refuses_quantiles(trained) -> None:
+    recent = readings().groupby("region").tail(400)
+    with pytest.raises(LoadForecastError, match=r"it forecasts no quantiles"):
+        trained[2].forecast(recent, 1, [0.5])
+
+
+def test_a_known_covariate_is_needed_for_every_hour_ahead_and_the_example_has_it() -> None:
+    windows = windows_of(weather_driven(40), {"temperature": "known"})
+    config = multi_horizon_config(windows)
+    readings_of = readings_params({"temperature": "known"})
+    recipe = Recipe.for_windows("gru", config, windows, POLICY, NO_HOLIDAYS, readings_of)
+    model = RNNForecaster(config).eval()
+    forecaster = Forecaster(recipe, [model.state_dict()], [0])
+    example = recent_readings(windows, windows.spec.reach, HORIZONS)
+    assert len(example) == windows.spec.reach + HORIZONS
+    assert example["load_mw"].isna().sum() == HORIZONS
+    assert len(forecaster.forecast(example, HORIZONS)) == HORIZONS
+    with pytest.raises(
+        LoadForecastError, match=rf"'temperature' is missing .*hour 2 of the {HORIZONS}"
+    ):
+        forecaster.forecast(example.iloc[: windows.spec.reach + 1], HORIZONS)
+
+
+def test_an_observed_covariate_after_the_origin_changes_no_hour_ahead() -> None:
+    windows = windows_of(weather_driven(40), {"temperature": "observed"})
+    column = windows.features.index("temperature")
+    model = RNNForecaster(multi_horizon_config(windows)).eval()
+    origins = windows.split("test")["label_row"].to_numpy()[:3]
+    series = torch.from_numpy(windows.series)
+    for origin in origins:
+        clean = forecast_horizons(model, series, torch.tensor([origin]), windows.spec)
+        poisoned = series.clone()
+        poisoned[origin:, column] = float("nan")  # its value at the origin and after
+        got = forecast_horizons(model, poisoned, torch.tensor([origin]), windows.spec)
+        np.testing.assert_array_equal(got, clean)
