@@ -155,8 +155,9 @@ class RNNForecaster(nn.Module):
         """(B, L, input_size) hours -> (B, L): at each hour, the forecast of the next hour's
         scaled load; with `last_hour`, (B,): only the last hour's, with the head applied to that
         hour only. Channel 0 of the inputs is the scaled load (`loadforecast.windows.gather`).
-        With `positions` (P,) of the hours and `known` (B, P, horizons, known_size), the
-        decoder's quantiles (B, P, horizons, quantiles) of the hours ahead of each position."""
+        With `positions` (P,) of the hours and `known` (B, P, horizons, known_size), also the
+        decoder's quantiles (B, P, horizons, quantiles) of the hours ahead of each position:
+        ((B, L), (B, P, horizons, quantiles)), from one pass of the recurrent layers."""
         outputs = self.encode(inputs)  # (B, L, H)
         if positions is not None:
             batch, count = len(inputs), len(positions)
@@ -165,10 +166,12 @@ class RNNForecaster(nn.Module):
                 known.reshape(batch * count, *known.shape[2:]),
                 inputs[:, positions, 0].reshape(-1),
             )
-            return quantiles.view(batch, count, *quantiles.shape[1:])
+            return self.head_forecast(outputs, inputs), quantiles.view(
+                batch, count, -1, len(self.config.quantiles)
+            )
         if last_hour:
-            return self._forecast(outputs[:, -1], inputs[:, -1])
-        return self._forecast(outputs, inputs)
+            return self.head_forecast(outputs[:, -1], inputs[:, -1])
+        return self.head_forecast(outputs, inputs)
 
     def encode(self, inputs: torch.Tensor) -> torch.Tensor:
         """(B, L, input_size) hours -> the state after each, (B, L, hidden), from a zero state."""
@@ -210,9 +213,10 @@ class RNNForecaster(nn.Module):
         """(B, L, input_size) hours after `state` (None: a zero state) -> the forecast of the
         hour after the last (B,), and the state there, to carry on from one hour at a time."""
         outputs, state = self.rnn(inputs, state)
-        return self._forecast(outputs[:, -1], inputs[:, -1]), state
+        return self.head_forecast(outputs[:, -1], inputs[:, -1]), state
 
-    def _forecast(self, hidden: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    def head_forecast(self, hidden: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        """The one-hour head on the states after `inputs`: each next hour's scaled load."""
         forecast = self.head(torch.relu(hidden)).squeeze(-1)
         if self.config.target == "delta":
             forecast = forecast + inputs[..., 0]
@@ -231,15 +235,25 @@ def forecast_horizons(
 ) -> np.ndarray:
     """Scaled quantiles (N, hours, quantiles) of the `hours` (default: every horizon) from each
     of `rows` on, each from the `lookback`-hour window before it (a zero state), sorted so that
-    they never cross; the series needs the known inputs of those hours only."""
+    they never cross; the series needs the known inputs of those hours only. The first hour's
+    median is the one-hour head's forecast (`predict`, trained on every hour), the quantiles
+    below and above it held on their side of it."""
     parts = []
+    median = model.config.median
     for chunk in rows.split(batch):
         inputs = gather(series, chunk, spec)[0]
         known = gather_horizons(series, chunk, spec, hours or model.config.horizons)[0]
         with autocast(series.device, precision):
-            state = model.encode(inputs)[:, -1]
-            parts.append(model.decode(state, known, inputs[:, -1, 0]).float())
-    return torch.cat(parts).sort(dim=-1).values.cpu().numpy()
+            outputs = model.encode(inputs)
+            quantiles = model.decode(outputs[:, -1], known, inputs[:, -1, 0]).float()
+            next_hour = model.head_forecast(outputs[:, -1], inputs[:, -1]).float()
+        quantiles = quantiles.sort(dim=-1).values
+        first = quantiles[:, 0]
+        first[:, :median] = torch.minimum(first[:, :median], next_hour[:, None])
+        first[:, median + 1 :] = torch.maximum(first[:, median + 1 :], next_hour[:, None])
+        first[:, median] = next_hour
+        parts.append(quantiles)
+    return torch.cat(parts).cpu().numpy()
 
 
 @torch.inference_mode()
@@ -251,11 +265,8 @@ def predict(
     batch: int,
     precision: str = "fp32",
 ) -> np.ndarray:
-    """Scaled forecasts for the windows ending at `rows`, in large batches (of a multi-horizon
-    model: the median of the next hour)."""
-    if model.config.multi_horizon:
-        quantiles = forecast_horizons(model, series, rows, spec, batch, precision, hours=1)
-        return quantiles[:, 0, model.config.median]
+    """Scaled forecasts of the next hour for the windows ending at `rows`, in large batches:
+    the one-hour head's (of a multi-horizon model too)."""
     parts = []
     for chunk in rows.split(batch):
         with autocast(series.device, precision):

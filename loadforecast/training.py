@@ -153,22 +153,27 @@ class Sequences:
             inputs, labels = gather_chunks(series, ends, self.spec, self.params.chunk_hours)
             burn_in = self.params.chunk_hours - self.scored[split]
             if self.params.objective == "multi_horizon":
-                return self._multi_horizon_loss(model, series, ends, inputs, burn_in, split)
+                forecast, quantiles, targets = self._multi_horizon(
+                    model, series, ends, inputs, burn_in, split
+                )
+                return loss(forecast[:, burn_in:].float(), labels[:, burn_in:]) + pinball_loss(
+                    quantiles.float(), targets, tuple(self.params.quantiles)
+                )
             forecast = model(inputs)[:, burn_in:].float()
             return loss(forecast, labels[:, burn_in:])
 
-    def _multi_horizon_loss(self, model, series, ends, inputs, burn_in: int, split: str):
-        """The pinball loss of every `origin_stride`-th scored hour's quantiles of the hours
-        ahead (from a random first one in training, the first in validation)."""
+    def _multi_horizon(self, model, series, ends, inputs, burn_in: int, split: str):
+        """The next-hour forecast of every hour of the chunks, and the quantiles of the hours
+        ahead of every `origin_stride`-th scored hour (from a random first one in training, the
+        first in validation) with their targets."""
         stride = self.params.origin_stride
         first = burn_in + (int(torch.randint(stride, ())) if split == "train" else 0)
         positions = torch.arange(first, self.params.chunk_hours, stride, device=series.device)
         origins = ends[:, None] - (self.params.chunk_hours - 1) + positions  # (B, P) label rows
         known, targets = gather_horizons(series, origins.ravel(), self.spec, self.horizons)
         known = known.view(*origins.shape, *known.shape[1:])
-        quantiles = model(inputs, positions=positions, known=known).float()
-        targets = targets.view(*origins.shape, self.horizons)
-        return pinball_loss(quantiles, targets, tuple(self.params.quantiles))
+        forecast, quantiles = model(inputs, positions=positions, known=known)
+        return forecast, quantiles, targets.view(*origins.shape, self.horizons)
 
 
 @torch.inference_mode()

@@ -75,15 +75,20 @@ def test_the_decoder_gives_every_hour_ahead_and_quantile_of_every_position(train
     known = gather_horizons(series, origins.ravel(), windows.spec, HORIZONS)[0]
     known = known.view(5, 3, HORIZONS, -1)
     with torch.no_grad():
-        out = model(inputs, positions=positions, known=known)
-    assert out.shape == (5, 3, HORIZONS, len(LEVELS))
+        next_hour, out = model(inputs, positions=positions, known=known)
+    assert out.shape == (5, 3, HORIZONS, len(LEVELS)) and next_hour.shape == inputs.shape[:2]
     # the last position is the window's own origin: the forecast evaluate makes
     direct = forecast_horizons(model, series, rows, windows.spec)
     assert direct.shape == (5, HORIZONS, len(LEVELS))
     assert np.all(np.diff(direct, axis=-1) >= 0)  # sorted: quantiles never cross
-    np.testing.assert_allclose(np.sort(out[:, -1].numpy(), axis=-1), direct, rtol=1e-5, atol=1e-6)
-    median = predict(model, series, rows, windows.spec, 64)
-    np.testing.assert_allclose(median, direct[:, 0, 1], rtol=1e-6)
+    decoded = np.sort(out[:, -1].numpy(), axis=-1)
+    np.testing.assert_allclose(decoded[:, 1:], direct[:, 1:], rtol=1e-5, atol=1e-6)
+    # the first hour's median is the one-hour head's forecast, trained on every hour
+    one_hour = predict(model, series, rows, windows.spec, 64)
+    np.testing.assert_allclose(one_hour, next_hour[:, -1].numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(direct[:, 0, 1], one_hour, rtol=1e-6)
+    np.testing.assert_allclose(direct[:, 0, 0], np.minimum(decoded[:, 0, 0], one_hour), rtol=1e-6)
+    np.testing.assert_allclose(direct[:, 0, 2], np.maximum(decoded[:, 0, 2], one_hour), rtol=1e-6)
     # the first hours alone are the same: no hour reads a later hour's inputs
     first = forecast_horizons(model, series, rows, windows.spec, hours=5)
     np.testing.assert_allclose(first, direct[:, :5], rtol=1e-6)
