@@ -74,17 +74,21 @@ def source(uri: str, model) -> str:
     return f"{uri} (run {model.metadata.run_id})"
 
 
-def next_day_hours(readings: pd.DataFrame) -> int:
-    """Hours from the latest reading to the end of the next calendar day (local time): 38 from
-    readings up to 09:00, the forecast a day-ahead market takes at 10:00."""
-    latest = pd.Timestamp(readings.loc[readings["load_mw"].notna(), "timestamp"].max())
-    return 47 - latest.floor("h").hour
-
-
-def only_next_day(table: pd.DataFrame) -> pd.DataFrame:
-    """Each region's rows of the calendar day after its first forecast hour's."""
-    first_day = table.groupby("region")["timestamp"].transform("min").dt.normalize()
-    return table[table["timestamp"].dt.normalize() == first_day + pd.Timedelta(days=1)]
+def only_next_day(table: pd.DataFrame, reach: int) -> pd.DataFrame:
+    """Each region's 24 rows of the calendar day after its latest reading's (local time), from
+    a forecast of `reach` hours, or an error naming a region whose next day it does not reach
+    (from readings up to 09:00, as a day-ahead market bid at 10:00, it is hours 15-38)."""
+    latest = table.groupby("region")["timestamp"].transform("min") - pd.Timedelta(hours=1)
+    day = table[table["timestamp"].dt.normalize() == latest.dt.normalize() + pd.Timedelta(days=1)]
+    hours = day.groupby("region").size().reindex(table["region"].unique(), fill_value=0)
+    if (hours < 24).any():
+        region = hours.index[hours < 24][0]
+        raise LoadForecastError(
+            f"region {region!r}: the model forecasts {reach} hours ahead, which reach "
+            f"{hours[region]} of the 24 hours of the next day; give readings up to a later hour "
+            "(up to 09:00 or later for a model of 38 hours)"
+        )
+    return day
 
 
 def forecast(args: argparse.Namespace) -> None:
@@ -98,8 +102,9 @@ def forecast(args: argparse.Namespace) -> None:
         forecaster = mlflow_forecaster(args.model)
     readings = read_readings(args.readings, forecaster.recipe.readings)
     if args.next_day:
-        hours = next_day_hours(readings)
-        table = only_next_day(forecaster.forecast(readings, hours, args.quantiles))
+        config = forecaster.recipe.config
+        reach = config.horizons if config.multi_horizon else 47  # any hour to the next midnight
+        table = only_next_day(forecaster.forecast(readings, reach, args.quantiles), reach)
     else:
         table = forecaster.forecast(readings, args.hours or 1, args.quantiles)
     with atomic_path(args.output) as tmp:

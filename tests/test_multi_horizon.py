@@ -48,11 +48,9 @@ def multi_horizon_config(windows, cell: str = "gru") -> ModelConfig:
     )
 
 
-@pytest.fixture(scope="module")
-def forecaster(trained) -> Forecaster:
-    """An untrained multi-horizon GRU of two seeds on the shared generated windows."""
-    windows = trained[0]
-    config = multi_horizon_config(windows)
+def multi_horizon_forecaster(windows, cell: str = "gru") -> Forecaster:
+    """An untrained multi-horizon cell of two seeds on `windows`."""
+    config = multi_horizon_config(windows, cell)
     states = []
     for seed in (1, 2):
         torch.manual_seed(seed)
@@ -60,8 +58,13 @@ def forecaster(trained) -> Forecaster:
         with torch.no_grad():  # quantiles apart, as a trained model's would be
             model.decoder.local_mlp[-1].bias.copy_(torch.tensor([-0.05, 0.0, 0.05]))
         states.append(model.state_dict())
-    recipe = Recipe.for_windows("gru", config, windows, POLICY, CALENDAR, PJM_READINGS)
+    recipe = Recipe.for_windows(cell, config, windows, POLICY, CALENDAR, PJM_READINGS)
     return Forecaster(recipe, states, [1, 2])
+
+
+@pytest.fixture(scope="module")
+def forecaster(trained) -> Forecaster:
+    return multi_horizon_forecaster(trained[0])
 
 
 def test_the_decoder_gives_every_hour_ahead_and_quantile_of_every_position(trained) -> None:
@@ -270,3 +273,57 @@ def test_an_observed_covariate_after_the_origin_changes_no_hour_ahead() -> None:
         poisoned[origin:, column] = float("nan")  # its value at the origin and after
         got = forecast_horizons(model, poisoned, torch.tensor([origin]), windows.spec)
         np.testing.assert_array_equal(got, clean)
+
+
+def test_the_command_gives_the_next_day_with_the_quantiles_asked_for(
+    forecaster, tmp_path, capsys
+) -> None:
+    from loadforecast.cli import main
+
+    forecaster.save(tmp_path / "gru.pt")
+    frame = readings().query("region == 'AAA'")
+    evening = frame[frame["timestamp"].dt.hour == 20]["timestamp"].iloc[-2]
+
+    def raw(until: pd.Timestamp) -> str:
+        rows = frame[frame["timestamp"] <= until]
+        rows = rows.rename(columns={"timestamp": "Datetime", "load_mw": "AAA_MW"})
+        rows[["Datetime", "AAA_MW"]].to_csv(tmp_path / "AAA_hourly.csv", index=False)
+        return str(tmp_path / "AAA_hourly.csv")
+
+    output = tmp_path / "day.csv"
+    command = ["forecast", str(tmp_path / "gru.pt"), raw(evening), "--next-day"]
+    main([*command, "--quantiles", "0.1", "0.9", "--output", str(output)])
+    day = pd.read_csv(output, parse_dates=["timestamp"])
+    assert day["horizon"].tolist() == list(range(4, 28))  # 21:00 to 23:00 first
+    assert day["timestamp"].dt.hour.tolist() == list(range(24))
+    assert (day["timestamp"].dt.normalize() == evening.normalize() + pd.Timedelta(days=1)).all()
+    assert [c for c in day.columns if c.startswith("p")] == ["p10", "p90"]
+    # from 09:00 the next day ends 38 hours ahead, past this model's 30
+    morning = evening.normalize() + pd.Timedelta(hours=9)
+    with pytest.raises(SystemExit) as status:
+        main(["forecast", str(tmp_path / "gru.pt"), raw(morning), "--next-day"])
+    assert status.value.code == 1
+    assert "forecasts 30 hours ahead, which reach 16 of the 24 hours" in capsys.readouterr().err
+
+
+def test_the_mlflow_model_takes_hours_and_quantiles_as_parameters(forecaster, tmp_path) -> None:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from loadforecast.tracking import pyfunc
+    from tests.tiny_project import tracking_store
+
+    recent = readings().groupby("region").tail(400)
+    with tracking_store(f"sqlite:///{tmp_path / 'mlflow.db'}"):
+        mlflow.set_experiment(experiment_id=mlflow.create_experiment("t", tmp_path.as_uri()))
+        with mlflow.start_run():
+            info = pyfunc.log_model(forecaster, recent.query("region == 'AAA'"))
+        params = {p["name"]: p["default"] for p in info.signature.params.to_dict()}
+        assert params == {"hours": 1, "quantiles": list(LEVELS)}
+        model = mlflow.pyfunc.load_model(info.model_uri)
+        got = model.predict(recent, params={"hours": 24, "quantiles": [0.9]})
+        expected = forecaster.forecast(recent, 24, [0.9])
+        pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+        assert "p90" in got and "p10" not in got
+        with pytest.raises(MlflowException, match=r"quantile\(s\) \[0.25\]: the model was not"):
+            model.predict(recent, params={"hours": 24, "quantiles": [0.25]})

@@ -19,6 +19,7 @@ from loadforecast.scaling import LOAD_COLUMN
 from loadforecast.windows import build_windows, save_windows
 from tests.conftest import CALENDAR, REPO
 from tests.synthetic import readings, window_params
+from tests.test_multi_horizon import multi_horizon_forecaster
 
 PEER_PACKAGES = ("statsforecast", "mlforecast", "neuralforecast", "lightgbm")
 MISSING = [name for name in PEER_PACKAGES if importlib.util.find_spec(name) is None]
@@ -111,7 +112,9 @@ def test_every_peer_forecasts_both_issue_times_and_seasonal_naive_lines_up(train
     output = tmp_path / "peers.json"
     tiny = ["--lgbm-estimators", "20", "--lgbm-direct-estimators", "5", "--neural-steps", "3"]
     command = [sys.executable, "-m", "benchmarks.peers", "--windows", str(tmp_path), *tiny]
-    command += ["--models", str(tmp_path / "gru.pt")]
+    quantiles = multi_horizon_forecaster(windows, "lstm")  # the direct quantile forecaster
+    quantiles.save(tmp_path / "lstm.pt")
+    command += ["--models", str(tmp_path / "gru.pt"), str(tmp_path / "lstm.pt")]
     done = subprocess.run(
         [*command, "--output", str(output)], cwd=REPO, capture_output=True, text=True, check=False
     )
@@ -131,6 +134,8 @@ def test_every_peer_forecasts_both_issue_times_and_seasonal_naive_lines_up(train
     seeds = [result["predictors"][f"gru_seed{seed}"]["10:00"]["smape"] for seed in (1, 2)]
     assert gru["10:00"]["smape"] == pytest.approx(np.mean(seeds))
     assert "gru_ensemble" in result["predictors"]
+    lstm = result["predictors"]["lstm"]["10:00"]
+    assert lstm["pinball"] > 0 and 0 <= lstm["coverage_p10_p90"] <= 100
     for name in ("statsforecast_mstl", "neuralforecast_nhits", "neuralforecast_lstm"):
         assert 0 <= result["predictors"][name]["10:00"]["coverage_p10_p90"] <= 100
         assert result["predictors"][name]["10:00"]["pinball"] > 0

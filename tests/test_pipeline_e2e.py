@@ -423,6 +423,31 @@ def test_the_forecast_command_and_the_model_server_agree_with_evaluate(repo, sto
         got = pd.read_csv(output, parse_dates=["timestamp"]).set_index("region")
         assert list(got["timestamp"]) == list(last["label_time"])
         assert got["forecast_mw"].to_numpy() == pytest.approx(last["gru"].to_numpy(), rel=1e-5)
+    # Issued at 10:00 for the next calendar day, with the interval a market bid needs.
+    morning = []
+    for region in last.index:
+        mine = table[table["region"] == region]
+        ten = mine.loc[mine["timestamp"].dt.hour == 10, "timestamp"].iloc[-3]
+        path = tmp_path / f"morning_{region}.csv"
+        mine[mine["timestamp"] < ten].rename(
+            columns={"timestamp": "Datetime", "load_mw": f"{region}_MW"}
+        )[["Datetime", f"{region}_MW"]].to_csv(path, index=False)
+        morning.append(str(path))
+    run(repo, "loadforecast", "forecast", "data/models/gru.pt", *morning, "--next-day",
+        "--quantiles", "0.1", "0.9", "--output", str(output))  # fmt: skip
+    day = pd.read_csv(output, parse_dates=["timestamp"])
+    assert list(day.columns) == [
+        *("region", "timestamp", "utc_offset", "horizon", "forecast_mw", "p10", "p90", "model")
+    ]
+    assert set(day["region"]) == set(last.index)
+    for _, rows in day.groupby("region"):
+        assert rows["horizon"].tolist() == list(range(15, 39))  # from readings up to 09:00
+        assert (rows["timestamp"].dt.hour.tolist(), rows["timestamp"].dt.date.nunique()) == (
+            list(range(24)),
+            1,
+        )
+        assert (rows["p10"] <= rows["forecast_mw"]).all()
+        assert (rows["forecast_mw"] <= rows["p90"]).all()
     readings = pd.concat(
         table[(table["region"] == r) & (table["timestamp"] < row["label_time"])].tail(300)
         for r, row in last.iterrows()
@@ -433,7 +458,7 @@ def test_the_forecast_command_and_the_model_server_agree_with_evaluate(repo, sto
                 orient="split", index=False
             )
         ),
-        "params": {"hours": 24},
+        "params": {"hours": 24, "quantiles": [0.1, 0.9]},
     }
     env = {"MLFLOW_TRACKING_URI": f"sqlite:///{repo / 'mlflow.db'}"}
     serve = ["models", "serve", "-m", "models:/pjm-load-gru@champion", "--env-manager", "local"]
@@ -456,6 +481,8 @@ def test_the_forecast_command_and_the_model_server_agree_with_evaluate(repo, sto
         assert refused.value.code == 400
         assert "'ZZZ': the model was trained on" in json.loads(refused.value.read())["message"]
     assert len(served) == 24 * len(last)
+    assert (served["p10"] <= served["forecast_mw"]).all() and "p50" not in served
+    assert (served["forecast_mw"] <= served["p90"]).all()
     first = served[served["horizon"] == 1].set_index("region")
     assert first.loc[last.index, "forecast_mw"].to_numpy() == pytest.approx(
         last["gru"].to_numpy(), rel=1e-5
@@ -501,8 +528,20 @@ def test_the_forecast_command_refuses_bad_input_with_one_line(
             [f"runs:/{sklearn_run.info.run_id}/model", good],
             r"not a load forecaster",
         ),
-        "hours 0": (["data/models/gru.pt", good, "--hours", "0"], r"between 1 and 168"),
-        "hours 169": (["data/models/gru.pt", good, "--hours", "169"], r"between 1 and 168"),
+        "hours 0": (["data/models/gru.pt", good, "--hours", "0"], r"between 1 and 38"),
+        "hours beyond the horizons": (
+            ["data/models/gru.pt", good, "--hours", "39"],
+            r"between 1 and 38 hours; the model forecasts 38 hours ahead",
+        ),
+        "an untrained quantile": (
+            ["data/models/gru.pt", good, "--quantiles", "0.05"],
+            r"quantile\(s\) \[0.05\]: the model was not trained for them",
+        ),
+        "a level outside 0-1": (["data/models/gru.pt", good, "--quantiles", "1.5"], r"1.5"),
+        "next day and hours": (
+            ["data/models/gru.pt", good, "--next-day", "--hours", "3"],
+            r"--next-day",
+        ),
     }
     monkeypatch.chdir(repo)
     output = tmp_path / "forecast.csv"

@@ -23,6 +23,7 @@ TINY = {
     "train": {
         "chunk_hours": 48,
         "burn_in_hours": 12,
+        "horizon_hours": 38,  # the next calendar day from 10:00, within the short test part
         "hidden_size": 8,
         "lr": 0.003,
         "batch_size": 8,
