@@ -38,7 +38,7 @@ def compare(windows_dir: Path, variants: dict[str, Path]) -> dict:
     for name, path in variants.items():
         forecaster = Forecaster.load(path)
         report["one_hour_val_smape"][name] = forecaster.validation.get("val_smape")
-        report["settings"][name] = {"path": str(path), **forecaster.recipe.to_dict()["config"]}
+        report["settings"][name] = forecaster.recipe.to_dict()["config"]
     repeats = fit_baselines(windows, tuple(REPEATS), seed=0)
     started = time.perf_counter()
     for issued, issue in ISSUES.items():

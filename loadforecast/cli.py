@@ -32,7 +32,7 @@ import pandas as pd
 from loadforecast.data import read_readings
 from loadforecast.errors import LoadForecastError, run_command
 from loadforecast.files import atomic_path
-from loadforecast.forecaster import MAX_HOURS, NOT_OURS, Forecaster, check_hours
+from loadforecast.forecaster import MAX_HOURS, NOT_OURS, Forecaster
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def only_next_day(table: pd.DataFrame, reach: int) -> pd.DataFrame:
 def forecast(args: argparse.Namespace) -> None:
     if args.next_day and args.hours is not None:
         raise LoadForecastError("--next-day sets the hours itself: give --next-day or --hours")
-    check_hours(args.hours or 1)
+    hours = 1 if args.hours is None else args.hours  # checked against the model's horizons
     if args.model.endswith(".pt"):
         forecaster = Forecaster.load(Path(args.model))
         forecaster = forecaster.renamed(f"{forecaster.recipe.name}, {args.model}")
@@ -106,7 +106,7 @@ def forecast(args: argparse.Namespace) -> None:
         reach = config.horizons if config.multi_horizon else 47  # any hour to the next midnight
         table = only_next_day(forecaster.forecast(readings, reach, args.quantiles), reach)
     else:
-        table = forecaster.forecast(readings, args.hours or 1, args.quantiles)
+        table = forecaster.forecast(readings, hours, args.quantiles)
     with atomic_path(args.output) as tmp:
         table.to_csv(tmp, index=False)
     print(f"model: {table['model'].iloc[0]}")  # one model made every row
@@ -134,7 +134,8 @@ def parser() -> argparse.ArgumentParser:
     on.add_argument(
         "--hours",
         type=int,
-        help=f"hours ahead, 1 (the default) to {MAX_HOURS}, or a multi-horizon model's horizons",
+        help=f"hours ahead: 1 (the default) to the model's horizons (train.horizon_hours, 48), or "
+        f"to {MAX_HOURS} for a one-hour model",
     )
     on.add_argument(
         "--next-day",

@@ -180,7 +180,7 @@ class TrainParams(Section):
     chunk_hours: int = Field(ge=1)
     burn_in_hours: int = Field(ge=0)
     # The multi-horizon decoder's (params.yaml lists them; the defaults are its values).
-    horizon_hours: int = Field(48, ge=1)
+    horizon_hours: int = Field(48, ge=38, description="evaluate scores hours 15-38 from 10:00")
     quantiles: list[float] = [0.1, 0.5, 0.9]
     origin_stride: int = Field(4, ge=1)
     context_size: int = Field(16, ge=1)

@@ -160,15 +160,14 @@ class RNNForecaster(nn.Module):
         ((B, L), (B, P, horizons, quantiles)), from one pass of the recurrent layers."""
         outputs = self.encode(inputs)  # (B, L, H)
         if positions is not None:
-            batch, count = len(inputs), len(positions)
-            quantiles = self.decode(
-                outputs[:, positions].reshape(batch * count, -1),
+            batch, count, hours = len(inputs), len(positions), known.shape[2]
+            quantiles = self.decode(  # every position's origin at once (none, in an empty share)
+                outputs[:, positions].reshape(batch * count, outputs.shape[-1]),
                 known.reshape(batch * count, *known.shape[2:]),
-                inputs[:, positions, 0].reshape(-1),
+                inputs[:, positions, 0].reshape(batch * count),
             )
-            return self.head_forecast(outputs, inputs), quantiles.view(
-                batch, count, -1, len(self.config.quantiles)
-            )
+            quantiles = quantiles.view(batch, count, hours, len(self.config.quantiles))
+            return self.head_forecast(outputs, inputs), quantiles
         if last_hour:
             return self.head_forecast(outputs[:, -1], inputs[:, -1])
         return self.head_forecast(outputs, inputs)

@@ -100,6 +100,9 @@ class Sequences:
 
     def __init__(self, windows: Windows, params: TrainParams, device: torch.device) -> None:
         self.spec, self.params = windows.spec, params
+        # The first origin of each training batch (multi_horizon), drawn alike in every process
+        # of a group: one draw per step, from the process's seed.
+        self.origin_phases = torch.Generator().manual_seed(torch.initial_seed())
         every_hour = params.objective in ("every_hour", "multi_horizon")
         self.horizons = params.horizon_hours if params.objective == "multi_horizon" else 1
         self.scored_hours = params.chunk_hours - params.burn_in_hours if every_hour else 1
@@ -167,7 +170,8 @@ class Sequences:
         ahead of every `origin_stride`-th scored hour (from a random first one in training, the
         first in validation) with their targets."""
         stride = self.params.origin_stride
-        first = burn_in + (int(torch.randint(stride, ())) if split == "train" else 0)
+        phase = torch.randint(stride, (), generator=self.origin_phases) if split == "train" else 0
+        first = burn_in + int(phase)
         positions = torch.arange(first, self.params.chunk_hours, stride, device=series.device)
         origins = ends[:, None] - (self.params.chunk_hours - 1) + positions  # (B, P) label rows
         known, targets = gather_horizons(series, origins.ravel(), self.spec, self.horizons)

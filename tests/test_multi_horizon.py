@@ -29,7 +29,7 @@ from tests.synthetic import POLICY, SMALL_TRAINING, readings
 from tests.test_covariates import CALENDAR as NO_HOLIDAYS
 from tests.test_covariates import readings_params, weather_driven, windows_of
 
-HORIZONS, LEVELS = 30, (0.1, 0.5, 0.9)
+HORIZONS, LEVELS = 40, (0.1, 0.5, 0.9)
 
 
 def multi_horizon_config(windows, cell: str = "gru") -> ModelConfig:
@@ -80,6 +80,9 @@ def test_the_decoder_gives_every_hour_ahead_and_quantile_of_every_position(train
     with torch.no_grad():
         next_hour, out = model(inputs, positions=positions, known=known)
     assert out.shape == (5, 3, HORIZONS, len(LEVELS)) and next_hour.shape == inputs.shape[:2]
+    with torch.no_grad():  # a training process's empty share of a batch
+        _, none = model(inputs[:0], positions=positions, known=known[:0])
+    assert none.shape == (0, 3, HORIZONS, len(LEVELS))
     # the last position is the window's own origin: the forecast evaluate makes
     direct = forecast_horizons(model, series, rows, windows.spec)
     assert direct.shape == (5, HORIZONS, len(LEVELS))
@@ -108,7 +111,7 @@ def test_each_hour_ahead_reads_its_own_target_row_calendar_and_real_lagged_loads
     calendar_width = len(range(series.shape[1])[calendar])
     assert torch.equal(targets[:, 0], gather(series, rows, windows.spec)[1])  # horizon 1: label
     back = horizon_lags(windows.spec, HORIZONS)
-    assert back[:, 0].tolist() == [24] * 24 + [48] * 6  # lag 24: a day back, then two
+    assert back[:, 0].tolist() == [24] * 24 + [48] * 16  # lag 24: a day back, then two
     assert back[:, 1].tolist() == [168] * HORIZONS
     for k in range(HORIZONS):
         target = rows + k
@@ -298,12 +301,12 @@ def test_the_command_gives_the_next_day_with_the_quantiles_asked_for(
     assert day["timestamp"].dt.hour.tolist() == list(range(24))
     assert (day["timestamp"].dt.normalize() == evening.normalize() + pd.Timedelta(days=1)).all()
     assert [c for c in day.columns if c.startswith("p")] == ["p10", "p90"]
-    # from 09:00 the next day ends 38 hours ahead, past this model's 30
-    morning = evening.normalize() + pd.Timedelta(hours=9)
+    # from 06:00 the next day ends 41 hours ahead, past this model's 40
+    morning = evening.normalize() + pd.Timedelta(hours=6)
     with pytest.raises(SystemExit) as status:
         main(["forecast", str(tmp_path / "gru.pt"), raw(morning), "--next-day"])
     assert status.value.code == 1
-    assert "forecasts 30 hours ahead, which reach 16 of the 24 hours" in capsys.readouterr().err
+    assert "forecasts 40 hours ahead, which reach 23 of the 24 hours" in capsys.readouterr().err
 
 
 def test_the_mlflow_model_takes_hours_and_quantiles_as_parameters(forecaster, tmp_path) -> None:

@@ -13,13 +13,14 @@ def raw_params() -> dict:
     return yaml.safe_load((REPO / "params.yaml").read_text())
 
 
-def test_defaults_keep_the_studys_data_and_split_and_train_on_every_hour():
+def test_defaults_keep_the_studys_data_and_split_and_train_every_hour_and_the_next_two_days():
     params = load_params(REPO / "params.yaml")
     assert len(params.data.regions) == 12
     assert (params.window.lookback, params.window.test_fraction) == (90, 0.1)
     assert params.window.val_fraction > 0  # model selection on validation, never on test
     t = params.train
-    assert t.objective == "every_hour"
+    assert t.objective == "multi_horizon" and t.horizon_hours >= 47  # any hour's next day
+    assert t.quantiles == [0.1, 0.5, 0.9]
     assert t.burn_in_hours < params.window.lookback <= t.chunk_hours  # trains the evaluated hour
 
 
