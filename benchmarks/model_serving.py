@@ -40,7 +40,7 @@ def median_seconds(call, repeats: int = 5) -> float:
 
 def command_seconds(model: str, files: list[Path], hours: int, output: Path) -> float:
     """Wall time of the forecast command, process start to CSV written (median of 3)."""
-    command = [sys.executable, "-m", "stages.forecast", model, *map(str, files)]
+    command = [sys.executable, "-m", "loadforecast.cli", "forecast", model, *map(str, files)]
     command += ["--hours", str(hours), "--output", str(output)]
     return median_seconds(
         lambda: subprocess.run(command, check=True, capture_output=True), repeats=3

@@ -44,7 +44,7 @@ from loadforecast.errors import LoadForecastError, run_command
 from loadforecast.files import write_json
 from loadforecast.forecaster import Forecaster
 from loadforecast.metrics import quantile_scores, seed_column, smape
-from loadforecast.model import quantile_name
+from loadforecast.quantiles import POINT, quantile_name, to_megawatts
 from loadforecast.scaling import LOAD_COLUMN
 from loadforecast.windows import Windows, load_windows
 
@@ -330,13 +330,13 @@ def pipeline_cells(
     for name, at in origins.items():
         issue = ISSUES[name]
         scaled, levels = issue_forecasts(cells, windows, series, at, issue)
-        repeat = np.repeat(at["region"].to_numpy(), issue.hours)
+        regions = at["region"].to_numpy()
         for column, values in scaled.items():
             quantiles = values if values.ndim == 3 else values[..., None]
-            names = [quantile_name(q) for q in levels.get(column, (0.5,))]
+            megawatts = to_megawatts(quantiles, regions, windows.scalers)
+            names = [quantile_name(q) for q in levels.get(column, POINT)]
             out[name][f"{column}_ensemble" if column in cells else column] = {
-                q: windows.unscale_load(quantiles[..., i].ravel(), repeat).reshape(-1, issue.hours)
-                for i, q in enumerate(names)
+                q: megawatts[..., i] for i, q in enumerate(names)
             }
     return out, seeds
 

@@ -28,8 +28,14 @@ from loadforecast.calendar import add_time_features
 from loadforecast.data import read_regions
 from loadforecast.files import write_json
 from loadforecast.metrics import predictions_frame, score
-from loadforecast.model import ModelConfig, select_device
-from loadforecast.training import best_record, train_model, validation_scores
+from loadforecast.model import select_device
+from loadforecast.training import (
+    best_record,
+    model_config,
+    train_model,
+    validation_forecast,
+    validation_smape,
+)
 from loadforecast.windows import build_windows
 from stages.params import PARAMS_FILE, parse_params
 
@@ -41,7 +47,7 @@ SAME_WINDOWS = " -S window.min_history=257"
 # step, 2 x 128 with dropout 0.2, one-cycle learning rate peaking at 0.003, clipping at 1, the
 # weekly lag channel, 16 epochs. Every key a variant relies on is set, whatever params.yaml holds.
 RECIPE = (
-    " -S train.objective=every_hour -S train.chunk_hours=256 -S train.burn_in_hours=48"
+    " -S train.objective=multi_horizon -S train.chunk_hours=256 -S train.burn_in_hours=48"
     " -S train.batch_size=32 -S train.hidden_size=128 -S train.num_layers=2"
     " -S train.loss=mse -S train.lr=0.003 -S train.lr_schedule=one_cycle -S train.grad_clip=1.0"
     " -S window.lags=[168] -S train.epochs=16 -S train.dropout=0.2"
@@ -111,23 +117,15 @@ def run_variant(table, cell: str, overrides: str, device: torch.device) -> dict:
     params = parse_params(apply_overrides(raw, overrides + SAME_WINDOWS))
     features = add_time_features(table, params.features)
     windows, _ = build_windows(features, params.window)
-    config = ModelConfig(
-        cell,
-        len(windows.spec.channels(windows.features)),
-        params.train.hidden_size,
-        params.train.num_layers,
-        params.train.dropout,
-        params.train.target,
-    )
+    config = model_config(cell, windows, params.train)
     started = time.perf_counter()
     model, history = train_model(windows, config, params.train, params.seeds[0], device)
     train_seconds = time.perf_counter() - started
     val = windows.split("val")
     started = time.perf_counter()
     batch, precision = params.evaluate.batch_size, params.train.precision
-    model_smape = validation_scores(model, windows, device, batch, precision)[
-        "val_smape"
-    ]  # as train
+    forecast = validation_forecast(model, windows, device, batch, precision)
+    model_smape = validation_smape(windows, [forecast])["val_smape"]  # as train
     val_seconds = time.perf_counter() - started
     persistence = one_hour(fit_baselines(windows, ("persistence",), params.seeds[0]), windows, val)
     mean, _ = score(predictions_frame(windows, val, persistence), ["persistence"])

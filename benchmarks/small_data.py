@@ -35,8 +35,9 @@ from loadforecast.cleaning import clean_series
 from loadforecast.errors import run_command
 from loadforecast.files import atomic_path, write_json
 from loadforecast.forecaster import Forecaster, Recipe
-from loadforecast.metrics import mean_of_seeds, predictions_frame, score, seed_column
-from loadforecast.model import predict, select_device
+from loadforecast.metrics import predictions_frame, score, seed_column
+from loadforecast.model import select_device
+from loadforecast.quantiles import average_seeds
 from loadforecast.seeds import train_seeds
 from loadforecast.training import model_config, validation_smape
 from loadforecast.windows import build_windows
@@ -117,13 +118,16 @@ def evaluate(weeks: int, params, device: torch.device) -> dict:
         recipe = Recipe.for_windows(
             cell, config, windows, params.ingest, params.features, params.data.readings
         )
-        forecasters[cell] = Forecaster(recipe, [s.state for s in seeds], params.seeds, device)
+        calibration = [s.calibration for s in seeds]
+        states = [s.state for s in seeds]
+        forecasters[cell] = Forecaster(
+            recipe, states, params.seeds, device, calibration=calibration
+        )
         seed_columns[cell] = [seed_column(cell, s) for s in params.seeds]
-        for column, model in zip(seed_columns[cell], forecasters[cell].models, strict=True):
-            scaled[column] = predict(
-                model, torch_series, rows, windows.spec, params.evaluate.batch_size
-            )
-        scaled[cell] = mean_of_seeds([scaled[c] for c in seed_columns[cell]])
+        per_seed = forecasters[cell].forecast_rows(torch_series, rows, test["region"].to_numpy())
+        per_seed = per_seed[:, :, 0, config.median]
+        scaled |= dict(zip(seed_columns[cell], per_seed, strict=True))
+        scaled[cell] = average_seeds(per_seed)
         val = validation_smape(windows, [s.val_forecast for s in seeds])
         val_seeds = [validation_smape(windows, [s.val_forecast])["val_smape"] for s in seeds]
         trained[cell] = {

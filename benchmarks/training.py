@@ -41,8 +41,9 @@ from loadforecast.config import PRECISIONS
 from loadforecast.data import read_regions, region_file
 from loadforecast.errors import LoadForecastError, run_command
 from loadforecast.files import write_json
+from loadforecast.forecaster import forecast_rows
 from loadforecast.metrics import predictions_frame, score, smape
-from loadforecast.model import ModelConfig, RNNForecaster, autocast, predict, select_device
+from loadforecast.model import ModelConfig, RNNForecaster, autocast, select_device
 from loadforecast.training import train_model
 from loadforecast.windows import Windows, build_windows, gather
 
@@ -113,10 +114,11 @@ def our_test_smape(
     test = windows.split("test")
     series = torch.from_numpy(windows.series).to(device)
     rows = torch.tensor(test["label_row"].to_numpy(), device=device)
-    predict(model.eval(), series, rows[:batch], windows.spec, batch, precision)  # warm-up
+    forecast_rows([model.eval()], series, rows[:batch], windows.spec, 1, batch, precision)  # warm
     synchronize(device)
     started = time.perf_counter()
-    scaled = predict(model.eval(), series, rows, windows.spec, batch, precision)  # ends on host
+    scaled = forecast_rows([model], series, rows, windows.spec, 1, batch, precision)  # on host
+    scaled = scaled[0, :, 0, model.config.median]
     seconds = time.perf_counter() - started
     mean, _ = score(predictions_frame(windows, test, {"model": scaled}), ["model"])
     return mean["model"]["smape"], seconds

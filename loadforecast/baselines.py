@@ -131,6 +131,33 @@ def one_hour(
     return {name: p(windows.series, rows, regions) for name, p in predictors.items()}
 
 
+def multi_hour(
+    predictors: dict[str, Predictor], windows: Windows, origins: pd.DataFrame, hours: int
+) -> dict[str, np.ndarray]:
+    """Each baseline's scaled forecasts (origins, hours) of the `hours` from each origin on,
+    recursively: each origin gets its own copy of the hours from `spec.history` before it to
+    `hours` after, and each hour's forecast is written into it as that hour's load before the
+    next hour is forecast, so the fitted baselines read their own forecasts as their recent
+    lags, persistence repeats the last reading, and a repeat of a day or a week back reads real
+    readings where the origin has them. The calendar and known covariates of the hours ahead
+    stay as they are; the observed covariates are held at their value before the origin."""
+    rows, regions = origins["label_row"].to_numpy(), origins["region"].to_numpy()
+    history, width = windows.spec.history, windows.series.shape[1]
+    held = windows.spec.columns(width)[2]
+    starts = np.arange(len(rows)) * (history + hours) + history
+    days = {}
+    for name, predict in predictors.items():
+        local = windows.series[rows[:, None] + np.arange(-history, hours)].reshape(-1, width)
+        forecasts = []
+        for hour in range(hours):
+            forecast = predict(local, starts + hour, regions)
+            local[starts + hour, LOAD_COLUMN] = forecast
+            local[starts + hour, held] = local[starts - 1, held]
+            forecasts.append(forecast)
+        days[name] = np.stack(forecasts, axis=1).astype(np.float32)
+    return days
+
+
 def naive_validation_smape(windows: Windows) -> dict[str, float]:
     """Each naive repeat's sMAPE (mean over regions) on the validation windows, for those within
     the windows' history: what a network must beat before it is worth using ({} without a

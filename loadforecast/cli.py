@@ -32,7 +32,7 @@ import pandas as pd
 from loadforecast.data import read_readings
 from loadforecast.errors import LoadForecastError, run_command
 from loadforecast.files import atomic_path
-from loadforecast.forecaster import MAX_HOURS, NOT_OURS, Forecaster
+from loadforecast.forecaster import NOT_OURS, Forecaster
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +102,7 @@ def forecast(args: argparse.Namespace) -> None:
         forecaster = mlflow_forecaster(args.model)
     readings = read_readings(args.readings, forecaster.recipe.readings)
     if args.next_day:
-        config = forecaster.recipe.config
-        reach = config.horizons if config.multi_horizon else 47  # any hour to the next midnight
+        reach = forecaster.recipe.config.horizons
         table = only_next_day(forecaster.forecast(readings, reach, args.quantiles), reach)
     else:
         table = forecaster.forecast(readings, hours, args.quantiles)
@@ -134,8 +133,7 @@ def parser() -> argparse.ArgumentParser:
     on.add_argument(
         "--hours",
         type=int,
-        help=f"hours ahead: 1 (the default) to the model's horizons (train.horizon_hours, 48), or "
-        f"to {MAX_HOURS} for a one-hour model",
+        help="hours ahead: 1 (the default) to the model's horizons (48 by default)",
     )
     on.add_argument(
         "--next-day",
@@ -163,13 +161,6 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     run_command(lambda: args.run(args))
-
-
-def forecast_main() -> None:
-    """`python -m stages.forecast ...`: the same as `loadforecast forecast ...`."""
-    import sys
-
-    main(["forecast", *sys.argv[1:]])
 
 
 if __name__ == "__main__":

@@ -176,7 +176,7 @@ class WindowParams(Section):
 class TrainParams(Section):
     """The network and its training (`loadforecast.model`, `loadforecast.training`)."""
 
-    objective: Literal["every_hour", "window", "multi_horizon"]
+    objective: Literal["multi_horizon", "window"]
     chunk_hours: int = Field(ge=1)
     burn_in_hours: int = Field(ge=0)
     # The multi-horizon decoder's (params.yaml lists them; the defaults are its values).

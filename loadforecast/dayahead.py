@@ -5,33 +5,25 @@ up to 09:00, the next calendar day, 15 to 38 hours ahead (what a day-ahead marke
 close mid-morning of the day before). Origins are the test labels at the issue's first hour
 followed by all its hours of test labels in one unbroken stretch.
 
-A multi-horizon cell (`ModelConfig.multi_horizon`) forecasts every hour and quantile at once. A
-one-hour cell forecasts recursively, its state carried from hour to hour: each hour's forecast
-becomes the next hour's last load, while the calendar of the hours ahead is known and the lag
-channels read real readings wherever they reach back past the origin. A cell is scored per seed
-and as the seeds' averaged forecast (a recursion feeds back the average; a direct forecast
-averages the seeds' quantiles). The baselines are fed back the same way: the fitted ones (linear,
-gradient boosting) read their own forecasts as their recent lags, persistence repeats the last
-reading, and the same hour a day or a week earlier repeats real readings where the origin has
-them (two days back for 25-48 hours ahead).
+A cell forecasts every hour and quantile at once (`forecaster.forecast_rows`), and is scored per
+seed and as the seeds' averaged quantiles; a cell without a decoder (the study's) forecasts the
+next hour only and has no day-ahead figures. The baselines recurse (`baselines.multi_hour`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 import pandas as pd
 import torch
 
-from loadforecast.baselines import Predictor
-from loadforecast.forecaster import CarriedStep, Forecaster, feed_back, next_hour
+from loadforecast.baselines import Predictor, multi_hour
+from loadforecast.forecaster import BATCH_SIZE, Forecaster
 from loadforecast.metrics import quantile_scores, seed_column, smape, spread
-from loadforecast.model import RNNForecaster, forecast_horizons, quantile_name
+from loadforecast.quantiles import POINT, average_seeds, median_index, quantile_name, to_megawatts
 from loadforecast.scaling import LOAD_COLUMN
-from loadforecast.windows import InputSpec, Windows, chunk_ends
+from loadforecast.windows import Windows, chunk_ends
 
 
 @dataclass(frozen=True)
@@ -70,87 +62,7 @@ def issue_origins(windows: Windows, issue: Issue = MIDNIGHT, split: str = "test"
     )
 
 
-def from_origins(
-    step: Callable, series, origins, spec: InputSpec, hours: int = HOURS
-) -> np.ndarray:
-    """Scaled forecasts (origins, hours) of the hours from each origin on. Each origin gets its
-    own copy of the hours from `spec.history` before it to `hours` after, into which its
-    forecasts are fed back (`forecaster.feed_back`, which also holds the observed covariates at
-    their value before the origin). The series is a NumPy array or a tensor on the models'
-    device."""
-    on_device = isinstance(series, torch.Tensor)
-    arange = partial(torch.arange, device=series.device) if on_device else np.arange
-    history, width = spec.history, series.shape[1]
-    local = series[origins[:, None] + arange(-history, hours)].reshape(-1, width)
-    starts = arange(len(origins)) * (history + hours) + history
-    forecasts = feed_back(step, local, starts, hours, spec.columns(width)[2])
-    if on_device:
-        return torch.stack(forecasts, dim=1).cpu().numpy()
-    return np.stack(forecasts, axis=1).astype(np.float32)
-
-
-@torch.inference_mode()
-def recursive(
-    models: Sequence[RNNForecaster],
-    series: torch.Tensor,
-    origins: torch.Tensor,
-    windows: Windows,
-    precision: str = "fp32",
-    carry_state: bool = True,
-    hours: int = HOURS,
-) -> np.ndarray:
-    """Scaled forecasts (origins, hours) of a one-hour model, or of several fed back their
-    average: with the state carried from hour to hour (`forecaster.CarriedStep`), or
-    (`carry_state=False`) each hour from a fresh window."""
-    if carry_state:
-        step = CarriedStep(models, windows.spec, precision)
-    else:
-
-        def step(local: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-            return next_hour(models, local, rows, windows.spec, precision)
-
-    return from_origins(step, series, origins, windows.spec, hours)
-
-
-def direct(
-    models: Sequence[RNNForecaster],
-    series: torch.Tensor,
-    origins: torch.Tensor,
-    windows: Windows,
-    precision: str = "fp32",
-    hours: int = HOURS,
-) -> np.ndarray:
-    """Scaled quantiles (origins, hours, quantiles) of multi-horizon models, their seeds'
-    quantiles averaged."""
-    spec = windows.spec
-    quantiles = [
-        forecast_horizons(m, series, origins, spec, 1024, precision, hours) for m in models
-    ]
-    return np.mean(quantiles, axis=0)
-
-
-def baseline_days(
-    predictors: dict[str, Predictor],
-    windows: Windows,
-    origins: pd.DataFrame,
-    hours: int = HOURS,
-) -> dict[str, np.ndarray]:
-    """Scaled forecasts of the baselines, fed back like the models'. A repeat of a day or a
-    week back reads only real readings; persistence repeats the last one."""
-    rows, regions = origins["label_row"].to_numpy(), origins["region"].to_numpy()
-    return {
-        name: from_origins(
-            lambda local, at, p=predict: p(local, at, regions),
-            windows.series,
-            rows,
-            windows.spec,
-            hours,
-        )
-        for name, predict in predictors.items()
-    }
-
-
-def score(
+def score_days(
     windows: Windows,
     origins: pd.DataFrame,
     scaled: dict[str, np.ndarray],
@@ -165,19 +77,13 @@ def score(
     levels = levels or {}
     regions = origins["region"].to_numpy()
     rows = origins["label_row"].to_numpy()[:, None] + np.arange(issue.hours)[issue.scored]
-    repeat = np.repeat(regions[:, None], rows.shape[1], axis=1).ravel()
-    actual = windows.unscale_load(windows.series[rows.ravel(), LOAD_COLUMN], repeat)
-    actual = actual.reshape(rows.shape)
+    actual = to_megawatts(windows.series[rows, LOAD_COLUMN], regions, windows.scalers)
     report = {}
     for name, values in scaled.items():
         values = values[:, issue.scored]
         quantiles = values if values.ndim == 3 else values[..., None]
-        count = quantiles.shape[2]
-        megawatts = windows.unscale_load(
-            quantiles.transpose(2, 0, 1).ravel(), np.tile(repeat, count)
-        ).reshape(count, *rows.shape)
-        megawatts = megawatts.transpose(1, 2, 0)  # (origins, scored hours, quantiles)
-        median = int(np.argmin(np.abs(np.asarray(levels.get(name, (0.5,))) - 0.5)))
+        megawatts = to_megawatts(quantiles, regions, windows.scalers)  # (origins, hours, levels)
+        median = median_index(levels.get(name, POINT))
         by_region = {}
         for region in dict.fromkeys(regions):
             mine = regions == region
@@ -211,7 +117,7 @@ def curve_scores(by_region: dict[str, dict[str, np.ndarray]], issue: Issue) -> d
     return report
 
 
-def over_seeds(scores: dict, columns: list[str]) -> dict:
+def mean_curves(scores: dict, columns: list[str]) -> dict:
     """A cell's figures: the mean of its seeds' curves, each region's, and the spread of the
     day's sMAPE over seeds."""
     first = scores[columns[0]]
@@ -242,25 +148,25 @@ def issue_forecasts(
     issue: Issue,
     precision: str = "fp32",
     baselines: dict[str, Predictor] | None = None,
+    batch_size: int = BATCH_SIZE,
 ) -> tuple[dict[str, np.ndarray], dict[str, tuple[float, ...]]]:
-    """Scaled forecasts of every seed, cell (its seeds' averaged forecast) and baseline from
-    `origins`, and the quantile levels of those that have them."""
+    """Scaled forecasts of every seed, cell (its seeds' averaged quantiles) and baseline from
+    `origins`, and the quantile levels of the cells' forecasts. Cells without a decoder are left
+    out."""
     rows = torch.tensor(origins["label_row"].to_numpy(), device=series.device)
     scaled, levels = {}, {}
     for cell, forecaster in cells.items():
         config = forecaster.recipe.config
+        if not config.multi_horizon:
+            continue
+        per_seed = forecaster.forecast_rows(
+            series, rows, origins["region"].to_numpy(), issue.hours, batch_size, precision
+        )
         columns = [seed_column(cell, seed) for seed in forecaster.seeds]
-        for column, model in zip(columns, forecaster.models, strict=True):
-            forecast = direct if config.multi_horizon else recursive
-            scaled[column] = forecast([model], series, rows, windows, precision, hours=issue.hours)
-        if config.multi_horizon:
-            scaled[cell] = np.mean([scaled[c] for c in columns], axis=0)
-            levels |= dict.fromkeys([*columns, cell], config.quantiles)
-        else:  # the seeds' average fed back
-            scaled[cell] = recursive(
-                forecaster.models, series, rows, windows, precision, hours=issue.hours
-            )
-    scaled |= baseline_days(baselines or {}, windows, origins, issue.hours)
+        scaled |= dict(zip(columns, per_seed, strict=True))
+        scaled[cell] = average_seeds(per_seed)
+        levels |= dict.fromkeys([*columns, cell], config.quantiles)
+    scaled |= multi_hour(baselines or {}, windows, origins, issue.hours)
     return scaled, levels
 
 
@@ -277,17 +183,17 @@ def fan_week(
     last = origins.groupby("region", sort=False).tail(days)
     at = origins.index.get_indexer(last.index)
     rows = last["label_row"].to_numpy()[:, None] + np.arange(issue.hours)[issue.scored]
-    regions = np.repeat(last["region"].to_numpy(), rows.shape[1])
+    regions = last["region"].to_numpy()
     hours = pd.to_timedelta(np.arange(issue.hours)[issue.scored], unit="h")
     frame = {
-        "region": regions,
+        "region": np.repeat(regions, rows.shape[1]),
         "label_time": (last["label_time"].to_numpy()[:, None] + hours.to_numpy()).ravel(),
-        "actual": windows.unscale_load(windows.series[rows.ravel(), LOAD_COLUMN], regions),
+        "actual": to_megawatts(windows.series[rows, LOAD_COLUMN], regions, windows.scalers).ravel(),
     }
     for cell, values in scaled.items():
+        megawatts = to_megawatts(values[at][:, issue.scored], regions, windows.scalers)
         for i, level in enumerate(levels.get(cell, ())):
-            chosen = values[at][:, issue.scored, i].ravel()
-            frame[f"{cell}_{quantile_name(level)}"] = windows.unscale_load(chosen, regions)
+            frame[f"{cell}_{quantile_name(level)}"] = megawatts[..., i].ravel()
     return pd.DataFrame(frame)
 
 
@@ -297,6 +203,7 @@ def day_ahead(
     series: torch.Tensor,
     precision: str = "fp32",
     baselines: dict[str, Predictor] | None = None,
+    batch_size: int = BATCH_SIZE,
 ) -> tuple[dict, pd.DataFrame]:
     """The day-ahead tables, one per issue time (`ISSUES`; none for an issue time without an
     origin): each cell's seeds (their mean and spread) and averaged forecast, and the
@@ -308,17 +215,18 @@ def day_ahead(
         if origins.empty:
             continue
         scaled, levels = issue_forecasts(
-            cells, windows, series, origins, issue, precision, baselines
+            cells, windows, series, origins, issue, precision, baselines, batch_size
         )
-        scores = score(windows, origins, scaled, issue, levels)
-        seeds = {cell: [seed_column(cell, s) for s in f.seeds] for cell, f in cells.items()}
+        scores = score_days(windows, origins, scaled, issue, levels)
+        forecasting = [cell for cell in cells if cell in scaled]
+        seeds = {c: [seed_column(c, s) for s in cells[c].seeds] for c in forecasting}
         tables[name] = {
             "origins": len(origins),
-            "models": {cell: over_seeds(scores, columns) for cell, columns in seeds.items()},
-            "ensembles": {cell: scores[cell] for cell in cells},
+            "models": {cell: mean_curves(scores, columns) for cell, columns in seeds.items()},
+            "ensembles": {cell: scores[cell] for cell in forecasting},
             "baselines": {b: scores[b] for b in baselines or {}},
             "seeds": {c: scores[c] for columns in seeds.values() for c in columns},
         }
-        if name == "10:00" and any(cell in levels for cell in cells):
-            fans = fan_week(windows, origins, {c: scaled[c] for c in cells}, levels)
+        if name == "10:00" and forecasting:
+            fans = fan_week(windows, origins, {c: scaled[c] for c in forecasting}, levels)
     return tables, fans

@@ -5,6 +5,8 @@ Percentages are in percent (1.0 means 1%). Loads are in MW.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from sklearn.metrics import (
@@ -13,9 +15,11 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 
-from loadforecast.model import quantile_name
+from loadforecast.quantiles import quantile_name
 from loadforecast.scaling import LOAD_COLUMN
-from loadforecast.windows import Windows
+
+if TYPE_CHECKING:
+    from loadforecast.windows import Windows
 
 
 def smape(forecast: np.ndarray, actual: np.ndarray, axis: int | None = None) -> float | np.ndarray:
@@ -114,11 +118,6 @@ def score(predictions: pd.DataFrame, predictors: list[str]) -> tuple[dict, dict]
 def seed_column(cell: str, seed: int) -> str:
     """The name of one seed's forecasts beside its cell's (the seeds' averaged forecast)."""
     return f"{cell}_seed{seed}"
-
-
-def mean_of_seeds(forecasts: list[np.ndarray]) -> np.ndarray:
-    """The seeds' averaged forecast (each seed's forecasts of the same hours, in one order)."""
-    return np.mean(forecasts, axis=0)
 
 
 def spread(values: list[float] | np.ndarray) -> tuple[float, float]:

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
 from loadforecast.errors import LoadForecastError
 from loadforecast.gru import gru_forward
-from loadforecast.windows import InputSpec, gather, gather_horizons
+from loadforecast.quantiles import POINT, median_index, quantile_name
 
 CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
-# Train the GRU on the CPU with `loadforecast.gru` (False: `nn.GRU`'s own backward pass, the path
-# before it, kept for `benchmarks.epochs`).
-FAST_CPU_GRU = True
 
 
 def select_device(name: str) -> torch.device:
@@ -40,11 +36,6 @@ def select_device(name: str) -> torch.device:
 def autocast(device: torch.device, precision: str) -> torch.autocast:
     """bf16 autocast for `precision: bf16`; weights, optimizer state and the loss stay fp32."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
-
-
-def quantile_name(level: float) -> str:
-    """A quantile's name in forecasts and metrics: p10 for 0.1, p2.5 for 0.025."""
-    return f"p{100 * level:.10g}"
 
 
 @dataclass(frozen=True)
@@ -74,14 +65,19 @@ class ModelConfig:
         return self.horizons > 1 or bool(self.quantiles)
 
     @property
+    def levels(self) -> tuple[float, ...]:
+        """The levels a forecast gives: the decoder's quantiles, or the head's point (0.5)."""
+        return self.quantiles or POINT
+
+    @property
     def quantile_names(self) -> list[str]:
         """The columns of the quantiles in a forecast: p10, p50, p90 (p2.5 for 0.025)."""
         return [quantile_name(q) for q in self.quantiles]
 
     @property
     def median(self) -> int:
-        """Index of the quantile that is the point forecast."""
-        return int(np.argmin(np.abs(np.asarray(self.quantiles) - 0.5)))
+        """Index of the level that is the point forecast."""
+        return median_index(self.levels)
 
 
 class QuantileDecoder(nn.Module):
@@ -122,9 +118,9 @@ class QuantileDecoder(nn.Module):
 class RNNForecaster(nn.Module):
     """Stacked GRU/LSTM, then ReLU and a linear head on the hidden state of every hour.
 
-    The network forecasts the next hour at every hour of its input: the window objective and
-    evaluation take the last hour's forecast (`next_hour`), the every-hour objective scores them
-    all. Each sequence starts from a zero state: sequences are shuffled, so no state is carried
+    The network forecasts the next hour at every hour of its input: the window objective scores
+    the last hour's, the multi-horizon objective every hour's beside the decoder's quantiles.
+    Each sequence starts from a zero state: sequences are shuffled, so no state is carried
     between batches (the study carried it, which leaks one window's state into an unrelated one).
     """
 
@@ -148,13 +144,11 @@ class RNNForecaster(nn.Module):
     def forward(
         self,
         inputs: torch.Tensor,
-        last_hour: bool = False,
         positions: torch.Tensor | None = None,
         known: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """(B, L, input_size) hours -> (B, L): at each hour, the forecast of the next hour's
-        scaled load; with `last_hour`, (B,): only the last hour's, with the head applied to that
-        hour only. Channel 0 of the inputs is the scaled load (`loadforecast.windows.gather`).
+        scaled load. Channel 0 of the inputs is the scaled load (`loadforecast.windows.gather`).
         With `positions` (P,) of the hours and `known` (B, P, horizons, known_size), also the
         decoder's quantiles (B, P, horizons, quantiles) of the hours ahead of each position:
         ((B, L), (B, P, horizons, quantiles)), from one pass of the recurrent layers."""
@@ -168,8 +162,6 @@ class RNNForecaster(nn.Module):
             )
             quantiles = quantiles.view(batch, count, hours, len(self.config.quantiles))
             return self.head_forecast(outputs, inputs), quantiles
-        if last_hour:
-            return self.head_forecast(outputs[:, -1], inputs[:, -1])
         return self.head_forecast(outputs, inputs)
 
     def encode(self, inputs: torch.Tensor) -> torch.Tensor:
@@ -193,8 +185,7 @@ class RNNForecaster(nn.Module):
         """Whether `loadforecast.gru` can stand in for `nn.GRU`: a gradient to compute, in fp32
         on the CPU, without dropout between layers (cuDNN is faster on CUDA)."""
         return (
-            FAST_CPU_GRU
-            and self.config.cell == "gru"
+            self.config.cell == "gru"
             and inputs.device.type == "cpu"
             and inputs.dtype == torch.float32
             and torch.is_grad_enabled()
@@ -202,72 +193,9 @@ class RNNForecaster(nn.Module):
             and not (self.training and self.rnn.dropout)
         )
 
-    def next_hour(self, windows: torch.Tensor) -> torch.Tensor:
-        """(B, L, input_size) windows -> (B,): the forecast of the hour after each window."""
-        return self(windows, last_hour=True)
-
-    def step(
-        self, inputs: torch.Tensor, state: torch.Tensor | tuple | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor | tuple]:
-        """(B, L, input_size) hours after `state` (None: a zero state) -> the forecast of the
-        hour after the last (B,), and the state there, to carry on from one hour at a time."""
-        outputs, state = self.rnn(inputs, state)
-        return self.head_forecast(outputs[:, -1], inputs[:, -1]), state
-
     def head_forecast(self, hidden: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         """The one-hour head on the states after `inputs`: each next hour's scaled load."""
         forecast = self.head(torch.relu(hidden)).squeeze(-1)
         if self.config.target == "delta":
             forecast = forecast + inputs[..., 0]
         return forecast
-
-
-@torch.inference_mode()
-def forecast_horizons(
-    model: RNNForecaster,
-    series: torch.Tensor,
-    rows: torch.Tensor,
-    spec: InputSpec,
-    batch: int = 1024,
-    precision: str = "fp32",
-    hours: int | None = None,
-) -> np.ndarray:
-    """Scaled quantiles (N, hours, quantiles) of the `hours` (default: every horizon) from each
-    of `rows` on, each from the `lookback`-hour window before it (a zero state), sorted so that
-    they never cross; the series needs the known inputs of those hours only. The first hour's
-    median is the one-hour head's forecast (`predict`, trained on every hour), the quantiles
-    below and above it held on their side of it."""
-    parts = []
-    median = model.config.median
-    for chunk in rows.split(batch):
-        inputs = gather(series, chunk, spec)[0]
-        known = gather_horizons(series, chunk, spec, hours or model.config.horizons)[0]
-        with autocast(series.device, precision):
-            outputs = model.encode(inputs)
-            quantiles = model.decode(outputs[:, -1], known, inputs[:, -1, 0]).float()
-            next_hour = model.head_forecast(outputs[:, -1], inputs[:, -1]).float()
-        quantiles = quantiles.sort(dim=-1).values
-        first = quantiles[:, 0]
-        first[:, :median] = torch.minimum(first[:, :median], next_hour[:, None])
-        first[:, median + 1 :] = torch.maximum(first[:, median + 1 :], next_hour[:, None])
-        first[:, median] = next_hour
-        parts.append(quantiles)
-    return torch.cat(parts).cpu().numpy()
-
-
-@torch.inference_mode()
-def predict(
-    model: RNNForecaster,
-    series: torch.Tensor,
-    rows: torch.Tensor,
-    spec: InputSpec,
-    batch: int,
-    precision: str = "fp32",
-) -> np.ndarray:
-    """Scaled forecasts of the next hour for the windows ending at `rows`, in large batches:
-    the one-hour head's (of a multi-horizon model too)."""
-    parts = []
-    for chunk in rows.split(batch):
-        with autocast(series.device, precision):
-            parts.append(model.next_hour(gather(series, chunk, spec)[0]).float())
-    return torch.cat(parts).cpu().numpy()

@@ -26,7 +26,7 @@ from loadforecast.config import TrainParams
 from loadforecast.distributed import Group
 from loadforecast.errors import LoadForecastError
 from loadforecast.model import ModelConfig
-from loadforecast.training import train_model, validation_forecast
+from loadforecast.training import calibration_offsets, train_model, validation_forecast
 from loadforecast.windows import Windows
 
 log = logging.getLogger(__name__)
@@ -34,12 +34,14 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainedSeed:
-    """One seed's kept weights, epoch records, scaled validation forecasts and training time."""
+    """One seed's kept weights, epoch records, scaled validation forecasts, the calibration of
+    its quantiles (region -> offsets) and training time."""
 
     seed: int
     state: dict[str, torch.Tensor]
     history: list[dict[str, float]]
     val_forecast: np.ndarray
+    calibration: dict[str, np.ndarray]
     seconds: float
 
 
@@ -52,21 +54,19 @@ def train_seed(
     eval_batch: int,
     group: Group = distributed.ALONE,
     progress_bar: bool = True,
-    forecast_validation: bool = True,
 ) -> TrainedSeed:
-    """Train one seed, then forecast every validation window as evaluate forecasts the test's
-    (unless not `forecast_validation`: an empty array)."""
+    """Train one seed, then forecast every validation window as evaluate forecasts the test's,
+    and calibrate its quantiles on the validation origins."""
     started = time.perf_counter()
     model, history = train_model(
         windows, config, params, seed, device, group=group, progress_bar=progress_bar
     )
     seconds = time.perf_counter() - started
-    forecast = np.empty(0, dtype=np.float32)
-    if forecast_validation:
-        with distributed.every_core(group, device):
-            forecast = validation_forecast(model, windows, device, eval_batch, params.precision)
+    with distributed.every_core(group, device):
+        forecast = validation_forecast(model, windows, device, eval_batch, params.precision)
+        calibration = calibration_offsets(model, windows, device, eval_batch, params.precision)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    return TrainedSeed(seed, state, history, forecast, seconds)
+    return TrainedSeed(seed, state, history, forecast, calibration, seconds)
 
 
 def _use_threads(threads: int) -> None:
@@ -83,26 +83,12 @@ def train_seeds(
     device: torch.device,
     eval_batch: int,
     group: Group = distributed.ALONE,
-    forecast_validation: bool = True,
 ) -> list[TrainedSeed]:
     """Every seed, in the order given: at once in worker processes when `train.parallel_seeds`
     holds on the CPU for one process alone, else one after another on all cores."""
     parallel = params.parallel_seeds and device.type == "cpu" and group.size == 1
     if not parallel or len(seeds) == 1:
-        return [
-            train_seed(
-                windows,
-                config,
-                params,
-                s,
-                device,
-                eval_batch,
-                group,
-                progress_bar=True,
-                forecast_validation=forecast_validation,
-            )
-            for s in seeds
-        ]
+        return [train_seed(windows, config, params, s, device, eval_batch, group) for s in seeds]
     threads = max(1, torch.get_num_threads() // len(seeds))
     log.info("%d seeds at once, one process each of %d thread(s)", len(seeds), threads)
     with ProcessPoolExecutor(
@@ -121,7 +107,6 @@ def train_seeds(
                 device,
                 eval_batch,
                 progress_bar=False,
-                forecast_validation=forecast_validation,
             )
             for seed in seeds
         ]

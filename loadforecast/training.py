@@ -1,7 +1,9 @@
 """Training: one recurrent forecaster fitted on the training part of the windows, once per seed.
 
-`train.objective` says what a step learns from: chunks of consecutive hours scored at every hour
-(`every_hour`, the default), or the study's windows scored on their last hour (`window`). Batches
+`train.objective` picks what a step learns from (`OBJECTIVES`): chunks of consecutive hours, the
+next hour scored at every hour and the hours ahead of every `origin_stride`-th hour by the
+decoder's quantiles (`multi_horizon`, the default), or the study's windows scored on their last
+hour (`window`). Batches
 are gathered on the training device from the resident scaled series; the loss is read back to the
 host only every `LOG_EVERY` steps and at the end of each epoch. The validation loss picks the
 epoch to keep; the kept model's sMAPE on every validation window, forecast as evaluate forecasts
@@ -15,6 +17,8 @@ import logging
 import math
 import random
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -25,8 +29,11 @@ from loadforecast import distributed
 from loadforecast.config import TrainParams
 from loadforecast.distributed import Group
 from loadforecast.errors import LoadForecastError
-from loadforecast.metrics import mean_of_seeds, predictions_frame, score, spread
-from loadforecast.model import ModelConfig, RNNForecaster, autocast, predict
+from loadforecast.forecaster import forecast_rows
+from loadforecast.metrics import predictions_frame, score, spread
+from loadforecast.model import ModelConfig, RNNForecaster, autocast
+from loadforecast.quantiles import average_seeds, conformal_offsets
+from loadforecast.scaling import LOAD_COLUMN
 from loadforecast.windows import (
     InputSpec,
     Windows,
@@ -50,7 +57,7 @@ LOSSES = {"mse": nn.functional.mse_loss, "l1": nn.functional.l1_loss}
 def model_config(cell: str, windows: Windows, params: TrainParams) -> ModelConfig:
     """The network of `cell` for the channels of `windows`."""
     decoder = {}
-    if params.objective == "multi_horizon":
+    if OBJECTIVES[params.objective].chunks:
         decoder = {
             "horizons": params.horizon_hours,
             "quantiles": tuple(params.quantiles),
@@ -85,27 +92,70 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-class Sequences:
-    """What one objective trains and validates on: the ends of its sequences, and their loss.
+def window_loss(sequences: Sequences, model: nn.Module, series, ends, split: str):
+    """The study's: `train.loss` of each `lookback`-hour window's forecast of its label."""
+    inputs, labels = gather(series, ends, sequences.spec)
+    return LOSSES[sequences.params.loss](model(inputs)[:, -1].float(), labels)
 
-    `window` (the study's): each sequence is one window of `lookback` hours, scored on its last
-    hour. `every_hour`: each sequence is a chunk of `chunk_hours` consecutive hours, scored at
-    every hour after its first `burn_in_hours`, so that each label costs about one recurrent step
-    instead of `lookback`. Chunks tile the training part afresh each epoch (a random phase), so
-    each training label is scored about once an epoch; validation chunks tile the validation part
-    once, and may read training hours as their burn-in. A validation part shorter than the
-    scored hours of a chunk (a small series) is scored on chunks that score all of it, the
-    burn-in longer by as much. Ends live on the training device.
+
+def multi_horizon_loss(sequences: Sequences, model: nn.Module, series, ends, split: str):
+    """`train.loss` of the next-hour forecast of every scored hour of the chunks, plus the
+    pinball loss of the decoder's quantiles of the hours ahead of every `origin_stride`-th
+    scored hour (from a random first one in training, the first in validation)."""
+    params, chunk = sequences.params, sequences.params.chunk_hours
+    inputs, labels = gather_chunks(series, ends, sequences.spec, chunk)
+    burn_in = chunk - sequences.scored[split]
+    stride = params.origin_stride
+    phase = torch.randint(stride, (), generator=sequences.origin_phases) if split == "train" else 0
+    positions = torch.arange(burn_in + int(phase), chunk, stride, device=series.device)
+    origins = ends[:, None] - (chunk - 1) + positions  # (B, P) label rows
+    known, targets = gather_horizons(series, origins.ravel(), sequences.spec, sequences.horizons)
+    known = known.view(*origins.shape, *known.shape[1:])
+    forecast, quantiles = model(inputs, positions=positions, known=known)
+    targets = targets.view(*origins.shape, sequences.horizons)
+    return LOSSES[params.loss](forecast[:, burn_in:].float(), labels[:, burn_in:]) + pinball_loss(
+        quantiles.float(), targets, tuple(params.quantiles)
+    )
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A training objective: its loss, and whether its sequences are chunks of consecutive hours
+    (scored after a burn-in) feeding a multi-horizon decoder, or single windows."""
+
+    loss: Callable
+    chunks: bool
+
+
+OBJECTIVES = {
+    "multi_horizon": Objective(multi_horizon_loss, chunks=True),
+    "window": Objective(window_loss, chunks=False),
+}
+
+
+class Sequences:
+    """What the objective trains and validates on: the ends of its sequences, and their loss.
+
+    Windows (the study's): each sequence is one window of `lookback` hours, scored on its last
+    hour. Chunks: each sequence is `chunk_hours` consecutive hours, scored at every hour after
+    its first `burn_in_hours`, so that each label costs about one recurrent step instead of
+    `lookback`; only origins whose `horizon_hours` targets are all in the split are scored.
+    Chunks tile the training part afresh each epoch (a random phase), so each training label is
+    scored about once an epoch; validation chunks tile the validation part once, and may read
+    training hours as their burn-in. A validation part shorter than the scored hours of a chunk
+    (a small series) is scored on chunks that score all of it, the burn-in longer by as much.
+    Ends live on the training device.
     """
 
     def __init__(self, windows: Windows, params: TrainParams, device: torch.device) -> None:
         self.spec, self.params = windows.spec, params
-        # The first origin of each training batch (multi_horizon), drawn alike in every process
-        # of a group: one draw per step, from the process's seed.
+        self.objective = OBJECTIVES[params.objective]
+        # The first origin of each training batch, drawn alike in every process of a group:
+        # one draw per step, from the process's seed.
         self.origin_phases = torch.Generator().manual_seed(torch.initial_seed())
-        every_hour = params.objective in ("every_hour", "multi_horizon")
-        self.horizons = params.horizon_hours if params.objective == "multi_horizon" else 1
-        self.scored_hours = params.chunk_hours - params.burn_in_hours if every_hour else 1
+        chunks = self.objective.chunks
+        self.horizons = params.horizon_hours if chunks else 1
+        self.scored_hours = params.chunk_hours - params.burn_in_hours if chunks else 1
         index = windows.index.sort_values("label_row")
         label_rows = index["label_row"].to_numpy()
         self.rows, self.phase, self.scored = {}, {}, {}
@@ -113,7 +163,7 @@ class Sequences:
             # the origins of the split whose every target is in it too
             scored = reaching_ahead(label_rows, (index["split"] == split).to_numpy(), self.horizons)
             self.scored[split] = self.scored_hours
-            if every_hour:
+            if chunks:
                 if split == "val":
                     self.scored[split] = min(self.scored_hours, longest_run(label_rows, scored))
                 rows, phase = chunk_ends(
@@ -147,37 +197,9 @@ class Sequences:
     def loss(
         self, model: nn.Module, series: torch.Tensor, ends: torch.Tensor, split: str = "train"
     ) -> torch.Tensor:
-        """`train.loss` over the scored hours of the `split` sequences ending at `ends`."""
-        loss = LOSSES[self.params.loss]
+        """The objective's loss over the `split` sequences ending at `ends`."""
         with autocast(series.device, self.params.precision):
-            if self.params.objective == "window":
-                inputs, labels = gather(series, ends, self.spec)
-                return loss(model(inputs, last_hour=True).float(), labels)
-            inputs, labels = gather_chunks(series, ends, self.spec, self.params.chunk_hours)
-            burn_in = self.params.chunk_hours - self.scored[split]
-            if self.params.objective == "multi_horizon":
-                forecast, quantiles, targets = self._multi_horizon(
-                    model, series, ends, inputs, burn_in, split
-                )
-                return loss(forecast[:, burn_in:].float(), labels[:, burn_in:]) + pinball_loss(
-                    quantiles.float(), targets, tuple(self.params.quantiles)
-                )
-            forecast = model(inputs)[:, burn_in:].float()
-            return loss(forecast, labels[:, burn_in:])
-
-    def _multi_horizon(self, model, series, ends, inputs, burn_in: int, split: str):
-        """The next-hour forecast of every hour of the chunks, and the quantiles of the hours
-        ahead of every `origin_stride`-th scored hour (from a random first one in training, the
-        first in validation) with their targets."""
-        stride = self.params.origin_stride
-        phase = torch.randint(stride, (), generator=self.origin_phases) if split == "train" else 0
-        first = burn_in + int(phase)
-        positions = torch.arange(first, self.params.chunk_hours, stride, device=series.device)
-        origins = ends[:, None] - (self.params.chunk_hours - 1) + positions  # (B, P) label rows
-        known, targets = gather_horizons(series, origins.ravel(), self.spec, self.horizons)
-        known = known.view(*origins.shape, *known.shape[1:])
-        forecast, quantiles = model(inputs, positions=positions, known=known)
-        return forecast, quantiles, targets.view(*origins.shape, self.horizons)
+            return self.objective.loss(self, model, series, ends, split)
 
 
 @torch.inference_mode()
@@ -202,9 +224,9 @@ def longest_run(label_rows: np.ndarray, scored: np.ndarray) -> int:
 
 
 def check_coverage(params: TrainParams, spec: InputSpec) -> None:
-    """The every-hour objective must train the hour that evaluation reads: the last of a
-    `lookback`-hour window, i.e. position `lookback - 1` of a chunk."""
-    if params.objective in ("every_hour", "multi_horizon") and not (
+    """Chunks must train the hour that evaluation reads: the last of a `lookback`-hour window,
+    i.e. position `lookback - 1` of a chunk."""
+    if OBJECTIVES[params.objective].chunks and not (
         params.burn_in_hours < spec.lookback <= params.chunk_hours
     ):
         raise LoadForecastError(
@@ -275,7 +297,7 @@ def train_model(
             "no training windows"
             + (
                 f" of {params.chunk_hours} consecutive hours (train.chunk_hours)"
-                if params.objective != "window"
+                if OBJECTIVES[params.objective].chunks
                 else ""
             )
             + ": check window.* and train.* in params.yaml"
@@ -387,46 +409,66 @@ def validation_forecast(
     device: torch.device,
     batch_size: int,
     precision: str = "fp32",
-    every: int = 1,
 ) -> np.ndarray:
-    """Scaled forecasts of every validation window (or every `every`-th), made exactly as
-    evaluate forecasts the test windows: one `lookback`-hour window each, from a zero state."""
-    val = windows.split("val").iloc[::every]
-    if val.empty:
-        return np.empty(0, dtype=np.float32)
-    return predict(
-        model.eval(),
-        torch.from_numpy(windows.series).to(device),
-        torch.tensor(val["label_row"].to_numpy(), device=device),
-        windows.spec,
-        batch_size,
-        precision,
-    )
+    """Scaled forecasts of the next hour of every validation window, made exactly as evaluate
+    forecasts the test windows (`forecaster.forecast_rows`)."""
+    val = windows.split("val")
+    series = torch.from_numpy(windows.series).to(device)
+    rows = torch.tensor(val["label_row"].to_numpy(), device=device)
+    forecast = forecast_rows([model.eval()], series, rows, windows.spec, 1, batch_size, precision)
+    return forecast[0, :, 0, model.config.median]
 
 
-def validation_smape(
-    windows: Windows, forecasts: list[np.ndarray], every: int = 1
-) -> dict[str, float]:
-    """sMAPE (mean over regions) of the averaged `forecasts` of the validation windows."""
-    val = windows.split("val").iloc[::every]
-    if val.empty:
-        return {}
-    predictions = predictions_frame(windows, val, {"model": mean_of_seeds(forecasts)})
-    mean, _ = score(predictions, ["model"])
-    return {"val_smape": mean["model"]["smape"]}
+CALIBRATION_ORIGINS = 20_000  # validation origins per region, at most, to calibrate on
 
 
-def validation_scores(
+def calibration_offsets(
     model: RNNForecaster,
     windows: Windows,
     device: torch.device,
     batch_size: int,
     precision: str = "fp32",
-    every: int = 1,
-) -> dict[str, float]:
-    """sMAPE of the kept model on the validation windows (see `validation_forecast`)."""
-    forecast = validation_forecast(model, windows, device, batch_size, precision, every)
-    return validation_smape(windows, [forecast], every)
+) -> dict[str, np.ndarray]:
+    """Each region's split-conformal offsets (horizons, levels) of the decoder's quantiles
+    (`quantiles.conformal_offsets`), in scaled units, from the validation origins whose every
+    hour ahead is a validation label (evenly spaced, a stride that is no divisor of 24 so that
+    every hour of the day issues): {} for a network without a decoder or without a validation
+    part."""
+    config = model.config
+    index = windows.index.sort_values("label_row")
+    label_rows = index["label_row"].to_numpy()
+    reach = reaching_ahead(label_rows, (index["split"] == "val").to_numpy(), config.horizons)
+    if model.decoder is None or not reach.any():
+        return {}
+    series = torch.from_numpy(windows.series).to(device)
+    offsets = {}
+    for region, origins in index[reach].groupby("region", sort=False):
+        stride = math.ceil(len(origins) / CALIBRATION_ORIGINS)
+        stride += stride > 1 and 24 % stride == 0
+        rows = origins["label_row"].to_numpy()[::stride]
+        quantiles = forecast_rows(
+            [model.eval()],
+            series,
+            torch.tensor(rows, device=device),
+            windows.spec,
+            config.horizons,
+            batch_size,
+            precision,
+        )[0]
+        actual = windows.series[rows[:, None] + np.arange(config.horizons), LOAD_COLUMN]
+        offsets[region] = conformal_offsets(quantiles, actual, config.levels)
+    return offsets
+
+
+def validation_smape(windows: Windows, forecasts: list[np.ndarray]) -> dict[str, float]:
+    """sMAPE (mean over regions) of the seeds' averaged `forecasts` of the validation windows
+    ({} without a validation part)."""
+    val = windows.split("val")
+    if val.empty:
+        return {}
+    predictions = predictions_frame(windows, val, {"model": average_seeds(np.stack(forecasts))})
+    mean, _ = score(predictions, ["model"])
+    return {"val_smape": mean["model"]["smape"]}
 
 
 def selection_figures(summaries: dict[str, dict]) -> dict[str, float]:

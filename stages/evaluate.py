@@ -24,9 +24,10 @@ from loadforecast.baselines import fit_baselines, losing_to_naive, one_hour
 from loadforecast.errors import LoadForecastError, run_command
 from loadforecast.files import atomic_path, write_json
 from loadforecast.forecaster import Forecaster
-from loadforecast.metrics import mean_of_seeds, predictions_frame, score, seed_column
-from loadforecast.model import predict, select_device
+from loadforecast.metrics import predictions_frame, score, seed_column
+from loadforecast.model import select_device
 from loadforecast.plots import plot_by_horizon, plot_fan, plot_region
+from loadforecast.quantiles import average_seeds
 from loadforecast.windows import load_windows
 from stages import repo
 from stages.params import load_params
@@ -59,17 +60,19 @@ def main() -> None:
     started = time.perf_counter()
     series = torch.from_numpy(windows.series).to(device)
     rows = torch.tensor(test["label_row"].to_numpy(), device=device)
+    regions = test["region"].to_numpy()
     forecasters, scaled, seed_columns = {}, {}, {}
     batch, precision = params.evaluate.batch_size, params.train.precision
     for path in args.models:
         forecaster = Forecaster.load(path, device)
         forecaster.recipe.check_windows(windows, str(path))
-        cell = forecaster.recipe.config.cell
+        cell, median = forecaster.recipe.config.cell, forecaster.recipe.config.median
         forecasters[cell] = forecaster
         seed_columns[cell] = [seed_column(cell, seed) for seed in forecaster.seeds]
-        for column, model in zip(seed_columns[cell], forecaster.models, strict=True):
-            scaled[column] = predict(model, series, rows, windows.spec, batch, precision)
-        scaled[cell] = mean_of_seeds([scaled[c] for c in seed_columns[cell]])
+        per_seed = forecaster.forecast_rows(series, rows, regions, 1, batch, precision)
+        per_seed = per_seed[:, :, 0, median]
+        scaled |= dict(zip(seed_columns[cell], per_seed, strict=True))
+        scaled[cell] = average_seeds(per_seed)
     model_seconds = time.perf_counter() - started
     predictors = fit_baselines(windows, params.evaluate.baselines, params.seeds[0])
     baselines = one_hour(predictors, windows, test)
@@ -79,7 +82,7 @@ def main() -> None:
     names = list(baselines)
     by_region = {r: report.summarise(s, seed_columns, names) for r, s in per_region.items()}
     started = time.perf_counter()
-    day, fans = dayahead.day_ahead(forecasters, windows, series, precision, predictors)
+    day, fans = dayahead.day_ahead(forecasters, windows, series, precision, predictors, batch)
     day_seconds = time.perf_counter() - started
 
     with atomic_path(args.predictions) as tmp:

@@ -21,9 +21,10 @@ from loadforecast.baselines import losing_to_naive, naive_validation_smape
 from loadforecast.distributed import Group
 from loadforecast.errors import run_command
 from loadforecast.files import atomic_path, write_json
-from loadforecast.forecaster import Forecaster, Recipe, recent_readings
+from loadforecast.forecaster import Forecaster, Recipe
 from loadforecast.model import CELLS, select_device
-from loadforecast.seeds import train_seeds
+from loadforecast.readings import recent_readings
+from loadforecast.seeds import TrainedSeed, train_seeds
 from loadforecast.training import (
     best_record,
     check_coverage,
@@ -110,11 +111,12 @@ def train_cell(
 
     repo.track(params.project.name)
 
-    def forecaster_of(name: str, seeds: list[int], states: list[dict]) -> Forecaster:
+    def forecaster_of(name: str, trained: list[TrainedSeed]) -> Forecaster:
         recipe = Recipe.for_windows(
             name, config, windows, params.ingest, params.features, params.data.readings
         )
-        return Forecaster(recipe, states, seeds)
+        states, calibration = [t.state for t in trained], [t.calibration for t in trained]
+        return Forecaster(recipe, states, [t.seed for t in trained], calibration=calibration)
 
     example = recent_readings(windows, windows.spec.reach, config.horizons)
     shared = {
@@ -150,12 +152,12 @@ def train_cell(
                 )
                 tracking.mlflow.log_metrics({"train_seconds": trained_seed.seconds} | val_smape)
                 run_ids.append(run.info.run_id)
-                pyfunc.log_model(forecaster_of(name, [seed], [trained_seed.state]), example)
+                pyfunc.log_model(forecaster_of(name, [trained_seed]), example)
         averaged = validation_smape(windows, [t.val_forecast for t in trained_seeds])
         total_seconds = sum(s["train_seconds"] for s in summaries.values())
         tracking.mlflow.log_metrics(averaged | {"train_seconds": total_seconds})
         name = f"{args.cell} (seeds {', '.join(map(str, params.seeds))})"
-        trained = forecaster_of(name, params.seeds, [t.state for t in trained_seeds])
+        trained = forecaster_of(name, trained_seeds)
         pyfunc.log_model(trained, example)
 
     figures = selection_figures(summaries)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import torch
@@ -14,26 +15,74 @@ from loadforecast.calendar import add_time_features
 from loadforecast.data import PJM_READINGS
 from loadforecast.forecaster import Forecaster, Recipe
 from loadforecast.model import ModelConfig, RNNForecaster
-from loadforecast.windows import Windows, build_windows
+from loadforecast.windows import Windows, build_windows, known_channels
 from tests.synthetic import POLICY, calendar, readings, window_params
 
 REPO = Path(__file__).resolve().parents[1]
 CALENDAR = calendar()
+HORIZONS, LEVELS = 40, (0.1, 0.5, 0.9)  # the multi-horizon networks of the tests
 
 
-@pytest.fixture(scope="session")
-def trained() -> tuple[Windows, list[RNNForecaster], Forecaster]:
-    """Windows of the generated readings (lags of a day and a week, the calendar of the hour
-    ahead), two untrained seeds of a small GRU, and their forecaster."""
-    frame = add_time_features(readings(), CALENDAR)
-    windows, _ = build_windows(frame, window_params(24, 0.1, 0.1, (24, 168), True, 168))
-    config = ModelConfig("gru", len(windows.spec.channels(windows.features)), 8, 2, 0.0, "delta")
+class Untrained(NamedTuple):
+    """Windows of the generated readings, the untrained networks of two seeds, their forecaster."""
+
+    windows: Windows
+    models: list[RNNForecaster]
+    forecaster: Forecaster
+
+
+def untrained(windows: Windows, config: ModelConfig) -> Untrained:
+    """Two seeds (1, 2) of `config`, untrained; a decoder's quantiles set apart, as a trained
+    model's would be."""
     models = []
     for seed in (1, 2):
         torch.manual_seed(seed)
-        models.append(RNNForecaster(config).eval())
-    recipe = Recipe.for_windows("gru", config, windows, POLICY, CALENDAR, PJM_READINGS)
-    return windows, models, Forecaster(recipe, [m.state_dict() for m in models], [1, 2])
+        model = RNNForecaster(config).eval()
+        if model.decoder is not None:
+            with torch.no_grad():
+                model.decoder.local_mlp[-1].bias.copy_(torch.tensor([-0.05, 0.0, 0.05]))
+        models.append(model)
+    recipe = Recipe.for_windows(config.cell, config, windows, POLICY, CALENDAR, PJM_READINGS)
+    return Untrained(windows, models, Forecaster(recipe, [m.state_dict() for m in models], [1, 2]))
+
+
+def multi_horizon_config(windows: Windows, cell: str = "gru") -> ModelConfig:
+    """A small network of `cell` with the decoder: HORIZONS hours at LEVELS."""
+    return ModelConfig(
+        cell,
+        len(windows.spec.channels(windows.features)),
+        8,
+        1,
+        target="delta",
+        horizons=HORIZONS,
+        quantiles=LEVELS,
+        known_size=known_channels(windows.spec, windows.series.shape[1]),
+        context_size=4,
+        decoder_size=8,
+    )
+
+
+@pytest.fixture(scope="session")
+def generated_windows() -> Windows:
+    """Windows of the generated readings: lags of a day and a week, the calendar of the hour
+    ahead, 10% validation and 10% test."""
+    frame = add_time_features(readings(), CALENDAR)
+    return build_windows(frame, window_params(24, 0.1, 0.1, (24, 168), True, 168))[0]
+
+
+@pytest.fixture(scope="session")
+def untrained_gru(generated_windows: Windows) -> Untrained:
+    """A multi-horizon GRU (the product's kind) of two untrained seeds on `generated_windows`."""
+    return untrained(generated_windows, multi_horizon_config(generated_windows))
+
+
+@pytest.fixture(scope="session")
+def untrained_one_hour_gru(generated_windows: Windows) -> Untrained:
+    """A GRU without a decoder (the study's kind: the next hour only), two untrained seeds."""
+    config = ModelConfig(
+        "gru", len(generated_windows.spec.channels(generated_windows.features)), 8, 2, 0.0, "delta"
+    )
+    return untrained(generated_windows, config)
 
 
 def run_benchmark(*args: str, module: str = "benchmarks.training") -> subprocess.CompletedProcess:

@@ -11,17 +11,19 @@ import pandas as pd
 import pytest
 import torch
 
-from loadforecast.baselines import fit_gradient_boosting
+from loadforecast.baselines import fit_gradient_boosting, multi_hour
 from loadforecast.calendar import add_time_features
 from loadforecast.cleaning import clean_readings
 from loadforecast.config import ColumnsParams, ConfigError, ReadingsParams, validated
-from loadforecast.dayahead import HOURS, baseline_days, issue_origins, recursive, score
+from loadforecast.dayahead import HOURS, issue_origins, score_days
 from loadforecast.errors import LoadForecastError
-from loadforecast.forecaster import Forecaster, Recipe, next_hour, recent_readings
-from loadforecast.model import ModelConfig, RNNForecaster
+from loadforecast.forecaster import Forecaster, Recipe, forecast_rows
+from loadforecast.model import RNNForecaster
+from loadforecast.readings import recent_readings
 from loadforecast.tables import read_table
 from loadforecast.training import model_config, train_model
 from loadforecast.windows import Windows, build_windows, gather
+from tests.conftest import multi_horizon_config
 from tests.synthetic import POLICY, SMALL_TRAINING, calendar, window_params
 
 CALENDAR = calendar(holidays=None)
@@ -65,8 +67,7 @@ def windows_of(frame: pd.DataFrame, covariates: dict[str, str]) -> Windows:
 
 def untrained(windows: Windows, seed: int = 0) -> RNNForecaster:
     torch.manual_seed(seed)
-    channels = windows.spec.channels(windows.features)
-    return RNNForecaster(ModelConfig("gru", len(channels), 8, 1, 0.0, "delta")).eval()
+    return RNNForecaster(multi_horizon_config(windows)).eval()
 
 
 def test_covariates_come_last_and_each_is_read_at_its_own_hour() -> None:
@@ -96,24 +97,24 @@ def test_an_observed_covariate_poisoned_after_each_origin_changes_no_forecast() 
         forecasts = []
         for series in (windows.series, poisoned):
             tensor, label = torch.from_numpy(series.copy()), torch.tensor([origin])
-            forecast = [next_hour([model], tensor, label, windows.spec).detach().numpy()]
+            forecast = [forecast_rows([model], tensor, label, windows.spec, HOURS)]
             if origin in origins["label_row"].to_numpy():
                 alone = origins[origins["label_row"] == origin]
-                forecast.append(recursive([model], tensor, label, windows))
-                days = baseline_days(gbm, replace(windows, series=series), alone)
+                days = multi_hour(gbm, replace(windows, series=series), alone, HOURS)
                 forecast.append(days["gradient_boosting"])
             forecasts.append(forecast)
         for clean, again in zip(*forecasts, strict=True):
             assert np.isfinite(again).all()
             np.testing.assert_array_equal(again, clean)
-    assert len(forecasts[0]) == 1  # the last origins were next-hour ones
+    assert len(forecasts[0]) == 1  # the last origins were not issue times
 
 
 def day_ahead_smape(covariates: dict[str, str]) -> float:
     windows = windows_of(weather_driven(), covariates)
     params = SMALL_TRAINING.changed(
-        objective="every_hour", chunk_hours=96, burn_in_hours=24, hidden_size=16, epochs=4,
-        batch_size=16, lr=0.01, loss="l1", min_steps=1000,
+        objective="multi_horizon", chunk_hours=96, burn_in_hours=24, hidden_size=16, epochs=4,
+        batch_size=16, lr=0.01, loss="l1", min_steps=1000, horizon_hours=38,
+        context_size=4, decoder_size=16,
     )  # fmt: skip
     model, _ = train_model(
         windows,
@@ -126,8 +127,9 @@ def day_ahead_smape(covariates: dict[str, str]) -> float:
     origins = issue_origins(windows)
     series = torch.from_numpy(windows.series)
     at = torch.from_numpy(origins["label_row"].to_numpy())
-    scaled = {"gru": recursive([model.eval()], series, at, windows)}
-    return score(windows, origins, scaled)["gru"]["smape_day"]
+    scaled = {"gru": forecast_rows([model.eval()], series, at, windows.spec, HOURS)[0]}
+    levels = {"gru": model.config.quantiles}
+    return score_days(windows, origins, scaled, levels=levels)["gru"]["smape_day"]
 
 
 @pytest.mark.slow
@@ -143,7 +145,8 @@ def test_the_fitted_baseline_reads_a_known_temperature_too() -> None:
         windows = windows_of(weather_driven(), covariates)
         gbm = {"gbm": fit_gradient_boosting(windows, seed=0)}
         origins = issue_origins(windows)
-        scores[len(covariates)] = score(windows, origins, baseline_days(gbm, windows, origins))
+        days = multi_hour(gbm, windows, origins, HOURS)
+        scores[len(covariates)] = score_days(windows, origins, days)
     assert scores[1]["gbm"]["smape_day"] < 0.7 * scores[0]["gbm"]["smape_day"]
 
 

@@ -1,9 +1,7 @@
-"""Day-ahead evaluation: midnights with a whole test day ahead, recursive forecasts equal to the
+"""Day-ahead evaluation: midnights with a whole test day ahead, the cells' forecasts equal to the
 forecaster's from the readings before midnight, the baselines' hours, and the scores."""
 
 from __future__ import annotations
-
-import dataclasses
 
 import numpy as np
 import pandas as pd
@@ -11,16 +9,15 @@ import pytest
 import torch
 
 from loadforecast import dayahead
-from loadforecast.baselines import fit_baselines, one_hour
-from loadforecast.model import predict
+from loadforecast.baselines import fit_baselines, multi_hour, one_hour
+from loadforecast.metrics import seed_column
 from loadforecast.scaling import LOAD_COLUMN
-from loadforecast.windows import gather
 from tests.synthetic import readings
 
 
 @pytest.fixture(scope="module")
-def setup(trained):
-    windows, models, forecasts = trained
+def setup(untrained_gru):
+    windows, models, forecasts = untrained_gru
     test = windows.split("test")
     return windows, models, forecasts, dayahead.issue_origins(windows), test
 
@@ -36,28 +33,43 @@ def test_origins_are_midnights_with_a_whole_test_day_ahead(setup) -> None:
     assert len(origins) == len(midnights) - last_day.sum()  # the last day is cut short
 
 
-def test_the_first_hour_is_the_one_hour_forecast_and_the_rest_the_forecasters(setup) -> None:
-    windows, models, forecasts, origins, _ = setup
+def test_each_cell_and_seed_forecasts_as_the_forecaster_does_from_the_readings(setup) -> None:
+    windows, _, forecaster, origins, _ = setup
     series = torch.from_numpy(windows.series)
-    rows = torch.tensor(origins["label_row"].to_numpy())
-    days = dayahead.recursive(models, series, rows, windows)
-    one_hour = np.mean([predict(m, series, rows, windows.spec, 64) for m in models], axis=0)
-    np.testing.assert_allclose(days[:, 0], one_hour, rtol=1e-6)
+    scaled, levels = dayahead.issue_forecasts(
+        {"gru": forecaster}, windows, series, origins, dayahead.MIDNIGHT
+    )
+    seeds = [seed_column("gru", s) for s in forecaster.seeds]
+    assert set(scaled) == {"gru", *seeds} and levels["gru"] == forecaster.recipe.config.quantiles
+    assert scaled["gru"].shape == (len(origins), 24, 3)
+    np.testing.assert_array_equal(scaled["gru"], np.mean([scaled[c] for c in seeds], axis=0))
     history = readings()
-    for (_, origin), day in zip(origins.iterrows(), days, strict=True):
+    for (_, origin), day in zip(origins.iterrows(), scaled["gru"], strict=True):
         before = history[
             (history["region"] == origin["region"]) & (history["timestamp"] < origin["label_time"])
         ]
-        expected = forecasts.forecast(before, hours=24)
+        expected = forecaster.forecast(before, hours=24)
         scale = windows.scalers[origin["region"]]
         low, high = scale["min"][LOAD_COLUMN], scale["max"][LOAD_COLUMN]
-        np.testing.assert_allclose(low + day * (high - low), expected["forecast_mw"], rtol=5e-5)
+        np.testing.assert_allclose(low + day[:, 1] * (high - low), expected["p50"], rtol=5e-5)
+
+
+def test_a_cell_without_a_decoder_has_no_day_ahead_figures(setup, untrained_one_hour_gru):
+    windows, _, _, origins, _ = setup
+    series = torch.from_numpy(windows.series)
+    cells = {"gru": untrained_one_hour_gru.forecaster}
+    scaled, _ = dayahead.issue_forecasts(cells, windows, series, origins, dayahead.MIDNIGHT)
+    assert scaled == {}
+    predictors = fit_baselines(windows, ("persistence",), seed=0)
+    tables, fans = dayahead.day_ahead(cells, windows, series, baselines=predictors)
+    assert tables["23:00"]["models"] == {} and "persistence" in tables["23:00"]["baselines"]
+    assert fans.empty
 
 
 def test_repeat_baselines_read_the_hours_they_name(setup) -> None:
     windows, _, _, origins, _ = setup
     names = ("persistence", "same_hour_yesterday", "same_hour_last_week")
-    out = dayahead.baseline_days(fit_baselines(windows, names, seed=0), windows, origins)
+    out = multi_hour(fit_baselines(windows, names, seed=0), windows, origins, 24)
     loads = windows.series[:, LOAD_COLUMN]
     row = origins["label_row"].iloc[0]
     assert (out["persistence"][0] == loads[row - 1]).all()
@@ -68,7 +80,7 @@ def test_repeat_baselines_read_the_hours_they_name(setup) -> None:
 def test_fitted_baselines_read_their_own_forecasts_as_recent_loads(setup) -> None:
     windows, _, _, origins, _ = setup
     predictors = fit_baselines(windows, ("linear", "gradient_boosting"), seed=0)
-    days = dayahead.baseline_days(predictors, windows, origins)
+    days = multi_hour(predictors, windows, origins, 24)
     one_hour_ahead = one_hour(predictors, windows, origins)
     first = origins.iloc[:1]
     for name, baseline in predictors.items():
@@ -87,29 +99,9 @@ def test_scores_by_horizon_are_the_mean_of_the_regions(setup) -> None:
     windows, _, _, origins, _ = setup
     rows = origins["label_row"].to_numpy()[:, None] + np.arange(24)
     perfect = windows.series[rows, LOAD_COLUMN]
-    report = dayahead.score(windows, origins, {"perfect": perfect, "off": perfect * 1.1 + 0.1})
+    report = dayahead.score_days(windows, origins, {"perfect": perfect, "off": perfect * 1.1 + 0.1})
     assert report["perfect"]["smape_day"] == 0
     off = report["off"]
     assert len(off["smape_by_horizon"]) == 24 and off["smape_day"] > 0
     regional = np.mean([r["smape_by_horizon"] for r in off["regions"].values()], axis=0)
     np.testing.assert_allclose(off["smape_by_horizon"], regional)
-
-
-def test_the_carried_state_forecasts_as_the_whole_window_since_the_origin_would(setup) -> None:
-    """Each hour carried on equals one zero-state run over the origin's window and every hour
-    since, the forecasts written in: the state carried is that run's, one hour at a time."""
-    windows, models, _, origins, _ = setup
-    series = torch.from_numpy(windows.series)
-    for row in origins["label_row"].to_numpy()[:3]:  # one at a time: days overlap in a series
-        rows = torch.tensor([row])
-        carried = dayahead.recursive(models[:1], series, rows, windows)
-        fresh = dayahead.recursive(models[:1], series, rows, windows, carry_state=False)
-        np.testing.assert_allclose(carried[:, 0], fresh[:, 0], rtol=0, atol=1e-6)  # one window
-        for k in (1, 5, 23):
-            local = series.clone()
-            local[row : row + k, LOAD_COLUMN] = torch.from_numpy(carried[0, :k])
-            since_origin = dataclasses.replace(windows.spec, lookback=windows.spec.lookback + k)
-            inputs = gather(local, rows + k, since_origin)[0]
-            with torch.inference_mode():
-                whole = models[0].next_hour(inputs).numpy()
-            np.testing.assert_allclose(carried[:, k], whole, rtol=0, atol=1e-5)

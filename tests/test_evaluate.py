@@ -82,11 +82,11 @@ def test_a_forecaster_refuses_windows_scaled_otherwise():
         recipe_for(trained_on).check_windows(rescaled, "gru.pt")
 
 
-def test_a_network_no_better_than_a_naive_repeat_is_reported(trained, tmp_path) -> None:
+def test_a_network_no_better_than_a_naive_repeat_is_reported(untrained_gru, tmp_path) -> None:
     from loadforecast.baselines import losing_to_naive, naive_validation_smape
     from loadforecast.forecaster import Forecaster
 
-    windows, _, forecaster = trained
+    windows, _, forecaster = untrained_gru
     naive = naive_validation_smape(windows)
     assert set(naive) == {"persistence", "same_hour_yesterday", "same_hour_last_week"}
     best = min(naive, key=naive.get)

@@ -51,7 +51,7 @@ def test_a_missing_or_unreadable_file_is_named(tmp_path: Path) -> None:
         read_readings([broken])
 
 
-def test_a_long_table_in_utc_forecasts_as_its_local_readings(tmp_path: Path, trained) -> None:
+def test_a_long_table_in_utc_forecasts_as_its_local_readings(tmp_path: Path, untrained_gru) -> None:
     """A model trained from a long table in Berlin time reads the user's UTC export, and says
     which hour it means by its UTC offset."""
     import copy
@@ -61,9 +61,9 @@ def test_a_long_table_in_utc_forecasts_as_its_local_readings(tmp_path: Path, tra
 
     from loadforecast.cli import main
     from loadforecast.config import ColumnsParams, ReadingsParams
-    from loadforecast.forecaster import recent_readings
+    from loadforecast.readings import recent_readings
 
-    windows, _, forecaster = trained
+    windows, _, forecaster = untrained_gru
     columns = ColumnsParams(series="area", timestamp="utc_time", load="demand_mw")
     berlin = ReadingsParams(
         format="table",

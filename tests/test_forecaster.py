@@ -1,5 +1,5 @@
-"""Forecasting from readings: the same numbers as evaluate's windows, and one clear error for
-each kind of bad input."""
+"""Forecasting from readings: the same numbers as evaluate's windows (one forecast path), and one
+clear error for each kind of bad input."""
 
 from __future__ import annotations
 
@@ -10,19 +10,21 @@ import torch
 
 from loadforecast.data import PJM_READINGS
 from loadforecast.errors import LoadForecastError
-from loadforecast.forecaster import Forecaster, check_readings, model_rows
+from loadforecast.forecaster import Forecaster, forecast_rows
 from loadforecast.metrics import predictions_frame
-from loadforecast.model import predict
+from loadforecast.quantiles import average_seeds
+from loadforecast.readings import check_readings, model_rows
 from tests.synthetic import calendar, load_series, readings
 
 CALENDAR = calendar()
 
 
-def test_forecasts_equal_evaluate_for_the_same_windows(trained) -> None:
-    windows, models, forecasts = trained
+def test_forecasts_equal_evaluate_for_the_same_windows(untrained_gru) -> None:
+    windows, models, forecasts = untrained_gru
     test = windows.split("test").groupby("region").nth(list(range(0, 100, 9)))
     series, rows = torch.from_numpy(windows.series), torch.tensor(test["label_row"].to_numpy())
-    scaled = np.mean([predict(m, series, rows, windows.spec, 64) for m in models], axis=0)
+    median = forecasts.recipe.config.median
+    scaled = average_seeds(forecast_rows(models, series, rows, windows.spec, 1, 64))[:, 0, median]
     expected = predictions_frame(windows, test, {"gru": scaled})
     assert (test["label_time"].dt.strftime("%m-%d") == "12-25").any()  # a holiday, ahead
     history = readings()
@@ -60,38 +62,23 @@ def last_hours(hours: int, region: str = "AAA") -> pd.DataFrame:
         (last_hours(0), r"readings: no rows"),
     ],
 )
-def test_bad_readings_get_one_clear_error(trained, frame: pd.DataFrame, message: str) -> None:
+def test_bad_readings_get_one_clear_error(untrained_gru, frame: pd.DataFrame, message: str) -> None:
     with pytest.raises(LoadForecastError, match=message):
-        trained[2].forecast(frame)
+        untrained_gru.forecaster.forecast(frame)
 
 
-def test_utc_readings_are_read_as_eastern_time(trained) -> None:
+def test_utc_readings_are_read_as_eastern_time(untrained_gru) -> None:
     local = last_hours(300)
     utc = local.assign(
         timestamp=local["timestamp"].dt.tz_localize("America/New_York").dt.tz_convert("UTC")
     )
-    assert trained[2].forecast(utc).equals(trained[2].forecast(local))
+    assert untrained_gru.forecaster.forecast(utc).equals(untrained_gru.forecaster.forecast(local))
 
 
-def test_recursive_hours_carry_on_from_the_next_hour(trained) -> None:
-    forecasts = trained[2]
-    history = last_hours(300)
-    day = forecasts.forecast(history, hours=24)
-    assert list(day["horizon"]) == list(range(1, 25))
-    expected_times = pd.date_range(history["timestamp"].max(), periods=25, freq="h")[1:]
-    assert list(day["timestamp"]) == list(expected_times)
-    first = forecasts.forecast(history)
-    assert day["forecast_mw"].iloc[0] == first["forecast_mw"].iloc[0]
-    # The second hour is the first hour's forecast taken as a reading.
-    fed = pd.concat([history, first[["region", "timestamp"]].assign(load_mw=first["forecast_mw"])])
-    second = forecasts.forecast(fed)
-    assert day["forecast_mw"].iloc[1] == pytest.approx(second["forecast_mw"].iloc[0], rel=1e-5)
-
-
-def test_hours_ahead_cross_the_year_and_a_daylight_saving_change(trained) -> None:
+def test_hours_ahead_cross_the_year_and_a_daylight_saving_change(untrained_gru) -> None:
     """Wall-clock hours, one after another, as the cleaned data counts them (ingest keeps a
     regular 24-hour local day); the hours of New Year's Day carry the holiday flag."""
-    forecasts, series = trained[2], load_series("2018-10-01", 24 * 200, seed=1)
+    forecasts, series = untrained_gru.forecaster, load_series("2018-10-01", 24 * 200, seed=1)
     expected = {  # the last reading: the hours forecast after it
         "2018-11-04 00:00": ["2018-11-04 01:00", "2018-11-04 02:00", "2018-11-04 03:00"],
         "2018-12-31 22:00": ["2018-12-31 23:00", "2019-01-01 00:00", "2019-01-01 01:00"],
@@ -121,14 +108,23 @@ def test_readings_with_offsets_across_a_daylight_saving_change_are_eastern_time(
     ]
 
 
-@pytest.mark.parametrize("hours", [0, 169, 2.5])
-def test_hours_out_of_range_are_refused(trained, hours) -> None:
-    with pytest.raises(LoadForecastError, match=r"hours = .*: forecast between 1 and 168 hours"):
-        trained[2].forecast(last_hours(300), hours=hours)
+@pytest.mark.parametrize("hours", [0, 41, 2.5])
+def test_hours_out_of_range_are_refused(untrained_gru, hours) -> None:
+    with pytest.raises(
+        LoadForecastError, match=r"hours = .*: this model forecasts between 1 and 40"
+    ):
+        untrained_gru.forecaster.forecast(last_hours(300), hours=hours)
 
 
-def test_quarter_hour_readings_forecast_from_their_last_whole_hour(trained) -> None:
-    forecaster = trained[2]
+def test_a_model_without_a_decoder_forecasts_the_next_hour_only(untrained_one_hour_gru) -> None:
+    forecaster = untrained_one_hour_gru.forecaster
+    assert len(forecaster.forecast(last_hours(300))) == 1  # one region, one hour
+    with pytest.raises(LoadForecastError, match=r"hours = 2: this model forecasts between 1 and 1"):
+        forecaster.forecast(last_hours(300), hours=2)
+
+
+def test_quarter_hour_readings_forecast_from_their_last_whole_hour(untrained_gru) -> None:
+    forecaster = untrained_gru.forecaster
     hourly = last_hours(300)
     quarters = hourly.loc[hourly.index.repeat(4)].copy()
     quarters["timestamp"] = quarters["timestamp"] + np.tile(
@@ -147,10 +143,10 @@ def test_quarter_hour_readings_forecast_from_their_last_whole_hour(trained) -> N
         forecaster.forecast(started)
 
 
-def test_a_model_saved_before_holidays_named_a_country_still_loads(trained, tmp_path) -> None:
+def test_a_model_saved_before_holidays_named_a_country_still_loads(untrained_gru, tmp_path) -> None:
     import torch
 
-    forecaster = trained[2]
+    forecaster = untrained_gru.forecaster
     forecaster.save(tmp_path / "model.pt")
     stored = torch.load(tmp_path / "model.pt", weights_only=True)
     stored["recipe"]["calendar"] = {"cyclic": True, "holidays": True}

@@ -11,64 +11,41 @@ import pandas as pd
 import pytest
 import torch
 
-from loadforecast.data import PJM_READINGS
 from loadforecast.errors import LoadForecastError
-from loadforecast.forecaster import Forecaster, Recipe, recent_readings
-from loadforecast.model import ModelConfig, RNNForecaster, forecast_horizons, predict
+from loadforecast.forecaster import Forecaster, Recipe, forecast_rows
+from loadforecast.model import RNNForecaster
+from loadforecast.readings import recent_readings
 from loadforecast.scaling import LOAD_COLUMN
 from loadforecast.training import Sequences, pinball_loss, train_model
 from loadforecast.windows import (
     gather,
     gather_horizons,
     horizon_lags,
-    known_channels,
     reaching_ahead,
 )
-from tests.conftest import CALENDAR
+from tests.conftest import HORIZONS, LEVELS, multi_horizon_config
 from tests.synthetic import POLICY, SMALL_TRAINING, readings
 from tests.test_covariates import CALENDAR as NO_HOLIDAYS
 from tests.test_covariates import readings_params, weather_driven, windows_of
 
-HORIZONS, LEVELS = 40, (0.1, 0.5, 0.9)
+
+def forecast_horizons(model, series, rows, spec, hours: int | None = None) -> np.ndarray:
+    """One network's scaled quantiles (origins, hours, levels): every horizon by default."""
+    return forecast_rows([model], series, rows, spec, hours or model.config.horizons)[0]
 
 
-def multi_horizon_config(windows, cell: str = "gru") -> ModelConfig:
-    width = windows.series.shape[1]
-    return ModelConfig(
-        cell,
-        len(windows.spec.channels(windows.features)),
-        8,
-        1,
-        target="delta",
-        horizons=HORIZONS,
-        quantiles=LEVELS,
-        known_size=known_channels(windows.spec, width),
-        context_size=4,
-        decoder_size=8,
-    )
-
-
-def multi_horizon_forecaster(windows, cell: str = "gru") -> Forecaster:
-    """An untrained multi-horizon cell of two seeds on `windows`."""
-    config = multi_horizon_config(windows, cell)
-    states = []
-    for seed in (1, 2):
-        torch.manual_seed(seed)
-        model = RNNForecaster(config)
-        with torch.no_grad():  # quantiles apart, as a trained model's would be
-            model.decoder.local_mlp[-1].bias.copy_(torch.tensor([-0.05, 0.0, 0.05]))
-        states.append(model.state_dict())
-    recipe = Recipe.for_windows(cell, config, windows, POLICY, CALENDAR, PJM_READINGS)
-    return Forecaster(recipe, states, [1, 2])
+def one_hour(model, series, rows, spec) -> np.ndarray:
+    """One network's scaled forecasts of the next hour (its median)."""
+    return forecast_rows([model], series, rows, spec, 1, 64)[0, :, 0, model.config.median]
 
 
 @pytest.fixture(scope="module")
-def forecaster(trained) -> Forecaster:
-    return multi_horizon_forecaster(trained[0])
+def forecaster(untrained_gru) -> Forecaster:
+    return untrained_gru.forecaster
 
 
-def test_the_decoder_gives_every_hour_ahead_and_quantile_of_every_position(trained) -> None:
-    windows = trained[0]
+def test_the_decoder_gives_every_hour_ahead_and_quantile_of_every_position(generated_windows):
+    windows = generated_windows
     model = RNNForecaster(multi_horizon_config(windows)).eval()
     series = torch.from_numpy(windows.series)
     rows = torch.tensor(windows.split("test")["label_row"].to_numpy()[:5])
@@ -90,20 +67,20 @@ def test_the_decoder_gives_every_hour_ahead_and_quantile_of_every_position(train
     decoded = np.sort(out[:, -1].numpy(), axis=-1)
     np.testing.assert_allclose(decoded[:, 1:], direct[:, 1:], rtol=1e-5, atol=1e-6)
     # the first hour's median is the one-hour head's forecast, trained on every hour
-    one_hour = predict(model, series, rows, windows.spec, 64)
-    np.testing.assert_allclose(one_hour, next_hour[:, -1].numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(direct[:, 0, 1], one_hour, rtol=1e-6)
-    np.testing.assert_allclose(direct[:, 0, 0], np.minimum(decoded[:, 0, 0], one_hour), rtol=1e-6)
-    np.testing.assert_allclose(direct[:, 0, 2], np.maximum(decoded[:, 0, 2], one_hour), rtol=1e-6)
+    head = next_hour[:, -1].numpy()
+    np.testing.assert_allclose(one_hour(model, series, rows, windows.spec), head, rtol=1e-6)
+    np.testing.assert_allclose(direct[:, 0, 1], head, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(direct[:, 0, 0], np.minimum(decoded[:, 0, 0], head), rtol=1e-5)
+    np.testing.assert_allclose(direct[:, 0, 2], np.maximum(decoded[:, 0, 2], head), rtol=1e-5)
     # the first hours alone are the same: no hour reads a later hour's inputs
     first = forecast_horizons(model, series, rows, windows.spec, hours=5)
     np.testing.assert_allclose(first, direct[:, :5], rtol=1e-6)
     last = torch.tensor([len(series) - 1])  # the last hour of the series forecasts alone
-    assert np.isfinite(predict(model, series, last, windows.spec, 64)).all()
+    assert np.isfinite(one_hour(model, series, last, windows.spec)).all()
 
 
-def test_each_hour_ahead_reads_its_own_target_row_calendar_and_real_lagged_loads(trained):
-    windows = trained[0]
+def test_each_hour_ahead_reads_its_own_target_row_calendar_and_real_lagged_loads(generated_windows):
+    windows = generated_windows
     series = torch.from_numpy(windows.series)
     rows = torch.tensor(windows.split("test")["label_row"].to_numpy()[:4])
     known, targets = gather_horizons(series, rows, windows.spec, HORIZONS)
@@ -122,8 +99,8 @@ def test_each_hour_ahead_reads_its_own_target_row_calendar_and_real_lagged_loads
         assert (target[:, None] - torch.as_tensor(back[k]) < rows[:, None]).all()
 
 
-def test_no_hour_ahead_reads_a_load_at_or_after_its_origin(trained, forecaster) -> None:
-    windows = trained[0]
+def test_no_hour_ahead_reads_a_load_at_or_after_its_origin(generated_windows, forecaster) -> None:
+    windows = generated_windows
     rows = windows.split("test")["label_row"].to_numpy()[:-HORIZONS:40]
     series = torch.from_numpy(windows.series)
     model = forecaster.models[0]
@@ -143,8 +120,8 @@ def test_origins_reach_ahead_only_within_their_split_and_run() -> None:
     assert rows[reach].tolist() == [10, 11, 12, 13, 14, 25, 26, 27, 28]
 
 
-def test_a_one_hour_model_has_no_decoder_and_loads_as_before(trained) -> None:
-    _, models, one_hour = trained
+def test_a_one_hour_model_has_no_decoder_and_loads_as_before(untrained_one_hour_gru) -> None:
+    _, models, one_hour = untrained_one_hour_gru
     assert not one_hour.recipe.config.multi_horizon
     keys = {k.split(".")[0] for k in models[0].state_dict()}
     assert keys == {"rnn", "head"}  # the same weights as a model saved before the decoder
@@ -169,8 +146,8 @@ def multi_horizon_params(**changes):
     )
 
 
-def test_training_the_quantiles_never_reads_a_held_out_load(trained) -> None:
-    windows = trained[0]
+def test_training_the_quantiles_never_reads_a_held_out_load(generated_windows) -> None:
+    windows = generated_windows
     params = multi_horizon_params(epochs=2)
     sequences = Sequences(windows, params, torch.device("cpu"))
     train_rows = set(windows.split("train")["label_row"].tolist())
@@ -227,7 +204,7 @@ def test_the_forecaster_gives_the_hours_ahead_at_once_with_their_quantiles(forec
 @pytest.mark.parametrize(
     ("hours", "quantiles", "message"),
     [
-        (HORIZONS + 1, None, rf"between 1 and {HORIZONS} hours; the model forecasts {HORIZONS}"),
+        (HORIZONS + 1, None, rf"this model forecasts between 1 and {HORIZONS} hours ahead"),
         (24, [0.25], r"quantile\(s\) \[0.25\]: the model was not trained for them"),
         (24, [1.5], r"quantile 1.5: a level is a number between 0 and 1"),
         (24, [0.0], r"quantile 0.0: a level"),
@@ -241,10 +218,10 @@ def test_hours_beyond_the_horizons_or_untrained_quantiles_are_refused(
         forecaster.forecast(recent, hours, quantiles)
 
 
-def test_a_one_hour_model_refuses_quantiles(trained) -> None:
+def test_a_one_hour_model_refuses_quantiles(untrained_one_hour_gru) -> None:
     recent = readings().groupby("region").tail(400)
     with pytest.raises(LoadForecastError, match=r"it forecasts no quantiles"):
-        trained[2].forecast(recent, 1, [0.5])
+        untrained_one_hour_gru.forecaster.forecast(recent, 1, [0.5])
 
 
 def test_a_known_covariate_is_needed_for_every_hour_ahead_and_the_example_has_it() -> None:

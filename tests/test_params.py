@@ -13,7 +13,7 @@ def raw_params() -> dict:
     return yaml.safe_load((REPO / "params.yaml").read_text())
 
 
-def test_defaults_keep_the_studys_data_and_split_and_train_every_hour_and_the_next_two_days():
+def test_defaults_keep_the_studys_data_and_split_and_forecast_the_next_two_days():
     params = load_params(REPO / "params.yaml")
     assert len(params.data.regions) == 12
     assert (params.window.lookback, params.window.test_fraction) == (90, 0.1)

@@ -17,9 +17,8 @@ from loadforecast.calendar import add_time_features
 from loadforecast.errors import LoadForecastError
 from loadforecast.scaling import LOAD_COLUMN
 from loadforecast.windows import build_windows, save_windows
-from tests.conftest import CALENDAR, REPO
+from tests.conftest import CALENDAR, REPO, multi_horizon_config, untrained
 from tests.synthetic import readings, window_params
-from tests.test_multi_horizon import multi_horizon_forecaster
 
 PEER_PACKAGES = ("statsforecast", "mlforecast", "neuralforecast", "lightgbm")
 MISSING = [name for name in PEER_PACKAGES if importlib.util.find_spec(name) is None]
@@ -105,14 +104,14 @@ def test_a_perfect_forecast_scores_zero_and_an_interval_covers_what_it_should():
     reason=f"{', '.join(MISSING)} missing: pip install torch==2.13.0 -e '.[peers]' in an "
     "environment of its own (they need pandas < 3)",
 )
-def test_every_peer_forecasts_both_issue_times_and_seasonal_naive_lines_up(trained, tmp_path):
-    windows, _, forecaster = trained
+def test_every_peer_forecasts_both_issue_times_and_seasonal_naive_lines_up(untrained_gru, tmp_path):
+    windows, _, forecaster = untrained_gru
     save_windows(windows, tmp_path)
     forecaster.save(tmp_path / "gru.pt")
     output = tmp_path / "peers.json"
     tiny = ["--lgbm-estimators", "20", "--lgbm-direct-estimators", "5", "--neural-steps", "3"]
     command = [sys.executable, "-m", "benchmarks.peers", "--windows", str(tmp_path), *tiny]
-    quantiles = multi_horizon_forecaster(windows, "lstm")  # the direct quantile forecaster
+    quantiles = untrained(windows, multi_horizon_config(windows, "lstm")).forecaster
     quantiles.save(tmp_path / "lstm.pt")
     command += ["--models", str(tmp_path / "gru.pt"), str(tmp_path / "lstm.pt")]
     done = subprocess.run(

@@ -416,7 +416,7 @@ def test_the_forecast_command_and_the_model_server_agree_with_evaluate(repo, sto
     commands = [
         (tmp_path, ["loadforecast", "forecast", str(repo / "data/models/gru.pt")]),  # elsewhere
         (repo, ["loadforecast", "forecast", "models:/pjm-load-gru@champion"]),
-        (repo, [sys.executable, "-m", "stages.forecast", "data/models/gru.pt"]),  # the alias
+        (repo, [sys.executable, "-m", "loadforecast.cli", "forecast", "data/models/gru.pt"]),
     ]
     for cwd, command in commands:
         run(cwd, *command, *files, "--output", str(output))

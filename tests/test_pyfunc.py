@@ -13,7 +13,7 @@ import pytest
 from mlflow.exceptions import MlflowException
 
 from loadforecast.errors import LoadForecastError
-from loadforecast.forecaster import recent_readings
+from loadforecast.readings import recent_readings
 from loadforecast.tracking import pyfunc
 from loadforecast.tracking.registry import register_challenger
 from tests.synthetic import readings
@@ -34,10 +34,10 @@ print(sys.modules["loadforecast"].__file__)
 
 
 @pytest.fixture(scope="module")
-def logged(tmp_path_factory: pytest.TempPathFactory, trained):
+def logged(tmp_path_factory: pytest.TempPathFactory, untrained_gru):
     root = tmp_path_factory.mktemp("pyfunc")
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    windows, _, forecasts = trained
+    windows, _, forecasts = untrained_gru
     mlflow.set_tracking_uri(uri)
     try:
         artifacts = (root / "artifacts").as_uri()
@@ -78,7 +78,10 @@ def test_the_model_has_a_signature_and_an_input_example(logged):
     inputs = [c["name"] for c in info.signature.inputs.to_dict()]
     assert inputs == ["region", "timestamp", "load_mw"]
     outputs = [c["name"] for c in info.signature.outputs.to_dict()]
-    assert outputs == ["region", "timestamp", "utc_offset", "horizon", "forecast_mw", "model"]
+    assert outputs == [
+        *("region", "timestamp", "utc_offset", "horizon", "forecast_mw"),
+        *("p10", "p50", "p90", "model"),
+    ]
     assert info.saved_input_example_info is not None
 
 

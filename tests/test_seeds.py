@@ -7,13 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from loadforecast.model import ModelConfig
 from loadforecast.seeds import train_seeds
+from loadforecast.training import model_config
 from tests.synthetic import SMALL_TRAINING
 
 PARAMS = SMALL_TRAINING.changed(
-    objective="every_hour",
+    objective="multi_horizon",
     burn_in_hours=12,
+    horizon_hours=38,
+    context_size=4,
+    decoder_size=8,
     num_layers=2,
     loss="l1",
     lr_schedule="one_cycle",
@@ -24,9 +27,9 @@ PARAMS = SMALL_TRAINING.changed(
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
-def test_seeds_at_once_train_as_one_after_another(trained, cell) -> None:
-    windows = trained[0]
-    config = ModelConfig(cell, len(windows.spec.channels(windows.features)), 8, 2, 0.0, "delta")
+def test_seeds_at_once_train_as_one_after_another(generated_windows, cell) -> None:
+    windows = generated_windows
+    config = model_config(cell, windows, PARAMS.changed(hidden_size=8))
     device = torch.device("cpu")
     at_once = train_seeds(windows, config, PARAMS, [3, 4], device, 256)
     in_turn = train_seeds(
