@@ -6,7 +6,7 @@ and last week) on both.
     python -m benchmarks.small_data --weeks 12 52 --output benchmarks/results/small-data.json
     python -m benchmarks.small_data --write-table mine.csv --weeks 13   # a user's export
 
-The second writes generated feeders as a utility's long table (README, "Your own data"):
+The second writes generated feeders as a utility's long table (docs/your-data.md):
 columns `utc_time` (UTC, ISO 8601), `area` and `demand_mw`, for `--series` in `--zone`.
 
 Runs the library's own steps, as the stages do: clean, calendar, windows, train every seed of

@@ -158,31 +158,42 @@ def multi_hour(
     return days
 
 
-def naive_validation_smape(windows: Windows) -> dict[str, float]:
-    """Each naive repeat's sMAPE (mean over regions) on the validation windows, for those within
-    the windows' history: what a network must beat before it is worth using ({} without a
-    validation part)."""
+def validation_smape(predictors: dict[str, Predictor], windows: Windows) -> dict[str, float]:
+    """Each baseline's sMAPE (mean over regions) of the next hour on the validation windows, as
+    a network's is computed ({} without a validation part)."""
     val = windows.split("val")
-    naive = {name: lag for name, lag in REPEATS.items() if lag <= windows.spec.history}
-    if val.empty or not naive:
+    if val.empty or not predictors:
         return {}
-    rows, regions = val["label_row"].to_numpy(), val["region"].to_numpy()
-    forecasts = {name: repeat(lag)(windows.series, rows, regions) for name, lag in naive.items()}
+    forecasts = one_hour(predictors, windows, val)
     mean, _ = score(predictions_frame(windows, val, forecasts), list(forecasts))
     return {name: mean[name]["smape"] for name in forecasts}
 
 
-def losing_to_naive(cell: str, validation: dict) -> str | None:
-    """A warning when a cell's validation sMAPE (`validation`: its `val_smape` and each naive
-    baseline's, `naive`) is not below the best naive baseline's; else None."""
-    naive = validation.get("naive") or {}
-    if "val_smape" not in validation or not naive:
+def naive_validation_smape(windows: Windows) -> dict[str, float]:
+    """Each naive repeat's validation sMAPE (`validation_smape`), for those within the windows'
+    history: what a network must beat before it is worth using."""
+    naive = {name: repeat(lag) for name, lag in REPEATS.items() if lag <= windows.spec.history}
+    return validation_smape(naive, windows)
+
+
+def losing_to_baselines(
+    cell: str, val_smape: float | None, baselines: dict[str, float]
+) -> str | None:
+    """A warning naming each baseline whose validation sMAPE (`baselines`) is at or below the
+    cell's (`val_smape`), by how much, and what to try; None when the cell beats them all or
+    there is no validation figure."""
+    if val_smape is None:
         return None
-    best = min(naive, key=naive.get)
-    if validation["val_smape"] < naive[best]:
+    beaten_by = {name: smape for name, smape in baselines.items() if smape <= val_smape}
+    if not beaten_by:
         return None
+    listed = ", ".join(
+        f"{name} {smape:.3f}% ({100 * (val_smape / smape - 1):.0f}% better)"
+        for name, smape in sorted(beaten_by.items(), key=lambda item: item[1])
+    )
     return (
-        f"{cell}: validation sMAPE {validation['val_smape']:.3f}% is not below {best}'s "
-        f"{naive[best]:.3f}%: on this data the network is no better than repeating the past "
-        "(README, 'Small data')"
+        f"{cell}: validation sMAPE {val_smape:.3f}% is not below {listed}: on this data the "
+        "network does not earn its place yet; try a smaller network or fewer epochs on a short "
+        "series, a known covariate such as a temperature forecast, and compare on validation "
+        "(docs/accuracy.md)"
     )

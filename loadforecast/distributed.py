@@ -2,7 +2,7 @@
 
 `train.processes: N` relaunches the train stage under `torchrun --standalone` with N processes on
 this machine, so the stage's command in dvc.yaml stays the same for any N. A stage started by
-torchrun directly (several machines: README, "Working as a team") is used as launched. Processes
+torchrun directly (several machines: docs/team.md) is used as launched. Processes
 talk over NCCL on GPUs (one GPU each) and gloo on CPUs; rank 0 alone writes outputs and logs.
 """
 
@@ -60,13 +60,13 @@ def check_devices(device: torch.device, processes: int) -> None:
         return
     if device.index is not None:
         raise LoadForecastError(
-            f"params.yaml: train.device = '{device}' names one GPU, but train.processes = "
-            f"{processes}: use auto or cuda (process k trains on GPU k)"
+            f"device '{device}' names one GPU, but {processes} processes are asked for: "
+            "name no GPU (auto or cuda): process k trains on GPU k"
         )
     if processes > torch.cuda.device_count():
         raise LoadForecastError(
-            f"params.yaml: train.processes = {processes}, but this machine has "
-            f"{torch.cuda.device_count()} GPUs: use at most one process per GPU"
+            f"{processes} processes, but this machine has {torch.cuda.device_count()} GPUs: "
+            "use at most one process per GPU"
         )
 
 

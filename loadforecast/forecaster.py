@@ -111,7 +111,7 @@ class Recipe:
                 f"{what}: trained on windows {asdict(self.spec)} of {self.features} with their "
                 f"own scalers, but the windows are {asdict(windows.spec)} of {windows.features}"
                 f"{' (scaled alike)' if windows.scalers == self.scalers else ', scaled otherwise'}"
-                "; rerun train (dvc repro)"
+                "; retrain it on these windows"
             )
 
 
@@ -148,8 +148,8 @@ def check_quantiles(requested: Sequence[float] | None, trained: Sequence[float])
     if untrained:
         have = f"its quantiles are {list(trained)}" if trained else "it forecasts no quantiles"
         raise LoadForecastError(
-            f"quantile(s) {untrained}: the model was not trained for them ({have}); train one "
-            "with train.objective = multi_horizon and train.quantiles including them"
+            f"quantile(s) {untrained}: the model was not trained for them ({have}); train a "
+            "multi-horizon model with these levels among its quantiles"
         )
     return given
 
@@ -345,8 +345,8 @@ class Forecaster:
         path = Path(path)
         if not path.is_file():
             raise LoadForecastError(
-                f"{path}: no such file: build it (dvc repro, or dvc pull from the team's "
-                "remote), or forecast from an MLflow model (models:/<project>-gru@champion)"
+                f"{path}: no such file: train a forecaster there first, or forecast from an "
+                "MLflow model (models:/<project>-gru@champion)"
             )
         try:
             stored = torch.load(path, map_location=device, weights_only=True)

@@ -26,7 +26,7 @@ def select_device(name: str) -> torch.device:
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise LoadForecastError(
-                f"params.yaml: train.device = {name!r}, but no CUDA device is available"
+                f"device {name!r}: no CUDA device is available (auto picks the CPU then)"
             )
         torch.backends.cuda.matmul.fp32_precision = "tf32"
         torch.backends.cudnn.rnn.fp32_precision = "tf32"
@@ -90,7 +90,7 @@ class QuantileDecoder(nn.Module):
     latest load. MQ-RNN's global MLP also reads every hour's known inputs; here it does not, so
     that an hour's forecast depends only on the past and that hour's own inputs (the first `k`
     hours are forecast without the later ones', and the forecast of the last hour of a series
-    needs no hours past it), and the step costs a third less (README, "Day-ahead").
+    needs no hours past it), and the step costs a third less (docs/how-it-works.md).
     """
 
     def __init__(self, config: ModelConfig) -> None:

@@ -230,9 +230,9 @@ def check_coverage(params: TrainParams, spec: InputSpec) -> None:
         params.burn_in_hours < spec.lookback <= params.chunk_hours
     ):
         raise LoadForecastError(
-            f"params.yaml: train.burn_in_hours = {params.burn_in_hours} and train.chunk_hours = "
-            f"{params.chunk_hours} do not train the hour that evaluation forecasts from "
-            f"(window.lookback = {spec.lookback}); need burn_in_hours < lookback <= chunk_hours"
+            f"burn_in_hours = {params.burn_in_hours} and chunk_hours = {params.chunk_hours} do "
+            f"not train the hour that a forecast is made from (lookback = {spec.lookback}); "
+            "need burn_in_hours < lookback <= chunk_hours"
         )
 
 
@@ -296,11 +296,11 @@ def train_model(
         raise LoadForecastError(
             "no training windows"
             + (
-                f" of {params.chunk_hours} consecutive hours (train.chunk_hours)"
+                f" of {params.chunk_hours} consecutive hours (chunk_hours)"
                 if OBJECTIVES[params.objective].chunks
                 else ""
             )
-            + ": check window.* and train.* in params.yaml"
+            + ": give more history, or shorter windows and chunks"
         )
     validate = sequences.labels("val") > 0
     generator = torch.Generator(device=device).manual_seed(seed)

@@ -283,8 +283,8 @@ def build_windows(
     absent = [c for c in covariates if c not in frame.columns]
     if absent:
         raise LoadForecastError(
-            f"covariate(s) {absent} (data.covariates) are not in the features table; rerun "
-            "ingest (dvc repro)"
+            f"covariate(s) {absent} are not columns of the features table (its columns: "
+            f"{list(frame.columns)})"
         )
     calendar = [c for c in frame.columns if c not in (*NON_FEATURES, "load_mw", *covariates)]
     features = ["load_mw", *calendar, *known, *observed]
@@ -298,9 +298,9 @@ def build_windows(
         if result is None:
             raise LoadForecastError(
                 f"series {region}: its {len(rows)} hourly rows give no training window: each "
-                f"label needs {spec.history} consecutive hours before it (window.lookback, "
-                "window.lags, window.min_history), and the test and validation parts come off "
-                "the end; give it more history, or leave it out of data.regions"
+                f"label needs {spec.history} consecutive hours before it (lookback, lags, "
+                "min_history), and the test and validation parts come off the end; give it "
+                "more history, or leave it out"
             )
         scaled, labels, codes, scalers[region] = result
         series_parts.append(scaled)

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from loadforecast import dayahead, report
-from loadforecast.baselines import fit_baselines, losing_to_naive, one_hour
+from loadforecast.baselines import fit_baselines, losing_to_baselines, one_hour, validation_smape
 from loadforecast.errors import LoadForecastError, run_command
 from loadforecast.files import atomic_path, write_json
 from loadforecast.forecaster import Forecaster
@@ -88,10 +88,24 @@ def main() -> None:
     with atomic_path(args.predictions) as tmp:
         predictions.to_parquet(tmp, index=False)
     write_json(args.metrics, report.headline(summary, len(test)) | report.day_ahead_headline(day))
-    warnings = [w for c, f in forecasters.items() if (w := losing_to_naive(c, f.validation))]
+    baselines_val = validation_smape(predictors, windows)
+    warnings = [
+        warning
+        for cell, forecaster in forecasters.items()
+        if (
+            warning := losing_to_baselines(
+                cell, forecaster.validation.get("val_smape"), baselines_val
+            )
+        )
+    ]
     for warning in warnings:
         log.warning("%s", warning)
-    detail = {**summary, "model_seconds": round(model_seconds, 3), "warnings": warnings}
+    detail = {
+        **summary,
+        "baselines_val_smape": baselines_val,
+        "model_seconds": round(model_seconds, 3),
+        "warnings": warnings,
+    }
     write_json(args.detail, detail)
     write_json(args.dayahead, {**day, "seconds": round(day_seconds, 3)})
     write_json(args.regions, by_region)

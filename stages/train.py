@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from loadforecast import distributed
-from loadforecast.baselines import losing_to_naive, naive_validation_smape
+from loadforecast.baselines import losing_to_baselines, naive_validation_smape
 from loadforecast.distributed import Group
 from loadforecast.errors import run_command
 from loadforecast.files import atomic_path, write_json
@@ -98,7 +98,8 @@ def train_cell(
     if device.type == "cpu" and params.train.precision == "bf16" and group.leader:
         log.warning(
             "train.precision = bf16 on the CPU: without bf16 instructions (AMX, AVX512-BF16) "
-            "the CPU emulates them, 11x slower than fp32 on a 2-core AVX2 machine (README)"
+            "the CPU emulates them, 11x slower than fp32 on a 2-core AVX2 machine "
+            "(docs/how-it-works.md)"
         )
     config = model_config(args.cell, windows, params.train)
     eval_batch = params.evaluate.batch_size
@@ -177,7 +178,8 @@ def train_cell(
         figures["val_smape_ensemble"] = averaged["val_smape"]
     write_json(args.metrics, {**figures, "train_seconds": total_seconds})
     log.info("%s -> %s", summaries, args.model)
-    if warning := losing_to_naive(args.cell, trained.validation):
+    validation = trained.validation
+    if warning := losing_to_baselines(args.cell, validation.get("val_smape"), naive):
         log.warning("%s", warning)
 
 

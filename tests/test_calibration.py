@@ -64,8 +64,8 @@ def test_each_region_is_calibrated_to_cover_its_validation_origins(untrained_gru
     series, origins = torch.from_numpy(windows.series), val["label_row"].to_numpy()
     actual = windows.series[origins[:, None] + np.arange(HORIZONS), LOAD_COLUMN]
     regions = val["region"].to_numpy()
-    before = plain.forecast_rows(series, torch.from_numpy(origins), regions, HORIZONS)[0]
-    after = one.forecast_rows(series, torch.from_numpy(origins), regions, HORIZONS)[0]
+    before = plain.forecast_rows(series, torch.tensor(origins), regions, HORIZONS)[0]
+    after = one.forecast_rows(series, torch.tensor(origins), regions, HORIZONS)[0]
     assert coverage(before, actual) < 50  # an untrained network's interval is far too narrow
     # at least 80%; above it by the finite-sample correction: 41 origins a region, 3 out each side
     assert 80 <= coverage(after, actual) < 88

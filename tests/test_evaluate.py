@@ -67,7 +67,7 @@ def recipe_for(windows: Windows) -> Recipe:
 def test_a_forecaster_checks_the_windows_it_is_evaluated_on():
     trained_on = windows_of(InputSpec(24, lags=(168,), future_calendar=True))
     recipe_for(trained_on).check_windows(trained_on, "gru.pt")  # its own: accepted
-    with pytest.raises(LoadForecastError, match=r"gru\.pt: trained on windows .*rerun train"):
+    with pytest.raises(LoadForecastError, match=r"gru\.pt: trained on windows .*retrain it"):
         recipe_for(trained_on).check_windows(windows_of(InputSpec(24)), "gru.pt")
 
 
@@ -82,20 +82,28 @@ def test_a_forecaster_refuses_windows_scaled_otherwise():
         recipe_for(trained_on).check_windows(rescaled, "gru.pt")
 
 
-def test_a_network_no_better_than_a_naive_repeat_is_reported(untrained_gru, tmp_path) -> None:
-    from loadforecast.baselines import losing_to_naive, naive_validation_smape
+def test_a_network_no_better_than_any_baseline_is_reported(untrained_gru, tmp_path) -> None:
+    from loadforecast.baselines import (
+        fit_baselines,
+        losing_to_baselines,
+        naive_validation_smape,
+        validation_smape,
+    )
     from loadforecast.forecaster import Forecaster
 
     windows, _, forecaster = untrained_gru
     naive = naive_validation_smape(windows)
     assert set(naive) == {"persistence", "same_hour_yesterday", "same_hour_last_week"}
-    best = min(naive, key=naive.get)
-    worse = {"val_smape": naive[best] + 0.01, "naive": naive}
-    assert f"validation sMAPE {naive[best] + 0.01:.3f}% is not below {best}" in losing_to_naive(
-        "gru", worse
-    )
-    assert losing_to_naive("gru", {"val_smape": naive[best] - 0.01, "naive": naive}) is None
-    assert losing_to_naive("gru", {}) is None  # no validation part: nothing to say
+    fitted = validation_smape(fit_baselines(windows, ("linear", "gradient_boosting"), 0), windows)
+    every = naive | fitted
+    best = min(every, key=every.get)
+    worse = every[best] + 0.01
+    warning = losing_to_baselines("gru", worse, every)
+    assert f"validation sMAPE {worse:.3f}% is not below {best} {every[best]:.3f}%" in warning
+    assert all(name in warning for name, smape in every.items() if smape <= worse)
+    assert losing_to_baselines("gru", every[best] - 0.01, every) is None
+    assert losing_to_baselines("gru", None, every) is None  # no validation part: nothing to say
+    worse = {"val_smape": worse, "naive": naive}
     forecaster.validation = worse
     try:
         forecaster.save(tmp_path / "model.pt")

@@ -145,7 +145,7 @@ def test_repro_builds_every_output(built):
             "best_val_loss_mean",
             "train_seconds",
             "val_smape",
-            "val_smape_best_naive",  # what the network must beat (README, "Small data")
+            "val_smape_best_naive",  # what the network must beat (docs/your-data.md)
             "val_smape_ensemble",
             "val_smape_std",
         ]
@@ -492,7 +492,7 @@ def test_the_forecast_command_and_the_model_server_agree_with_evaluate(repo, sto
 def test_the_forecast_command_refuses_bad_input_with_one_line(
     repo, store, tmp_path, monkeypatch, capsys
 ):
-    """Each bad input of the README's list: one line naming it, exit status 1, no output file."""
+    """Each bad input of docs/your-data.md's list: one line naming it, exit 1, no output file."""
     from loadforecast.cli import main
 
     region = REGIONS[0]
@@ -531,7 +531,7 @@ def test_the_forecast_command_refuses_bad_input_with_one_line(
         "hours 0": (["data/models/gru.pt", good, "--hours", "0"], r"between 1 and 38"),
         "hours beyond the horizons": (
             ["data/models/gru.pt", good, "--hours", "39"],
-            r"between 1 and 38 hours; the model forecasts 38 hours ahead",
+            r"this model forecasts between 1 and 38 hours ahead",
         ),
         "an untrained quantile": (
             ["data/models/gru.pt", good, "--quantiles", "0.05"],

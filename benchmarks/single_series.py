@@ -1,0 +1,194 @@
+"""Real single series: the default recipe (params.yaml) trained on one series alone, as a
+utility's data science team would train it, scored as `evaluate` scores against every baseline.
+
+    python -m benchmarks.single_series --pjm AEP DOM --span 8760 --seeds 42 \
+        --output benchmarks/results/single-series-cpu-YYYYMMDD.json
+    python -m benchmarks.single_series --utility --output ...
+
+`--pjm`: each named PJM region alone on its last `--span` hours of readings (8,760: a year;
+2,016: 12 weeks), US holidays. `--utility`: the utility's half-hourly demand of
+`../shared/data/utility-year/` (hourly means, Australia/Brisbane, holidays of AU-VIC), once with
+its temperature as a `known` covariate and once without it. Each series runs the library's own
+steps, as the stages do: clean, calendar, windows, train every seed of both cells (with the
+calibration of their quantiles on the validation part), then the one-hour table, the day-ahead
+tables at 23:00 and 10:00 and their intervals, calibrated and not (`evaluate`'s figures), and
+each predictor's validation sMAPE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from benchmarks.epochs import cpu_flags
+from loadforecast import dayahead, report
+from loadforecast.baselines import fit_baselines, one_hour, validation_smape
+from loadforecast.calendar import add_time_features
+from loadforecast.cleaning import clean_readings
+from loadforecast.config import ColumnsParams, FeaturesParams, ReadingsParams
+from loadforecast.data import PJM_READINGS, read_readings, region_file
+from loadforecast.errors import LoadForecastError, run_command
+from loadforecast.files import write_json
+from loadforecast.forecaster import Forecaster, Recipe
+from loadforecast.metrics import predictions_frame, score, seed_column
+from loadforecast.model import select_device
+from loadforecast.quantiles import average_seeds
+from loadforecast.seeds import train_seeds
+from loadforecast.training import model_config
+from loadforecast.training import validation_smape as network_validation_smape
+from loadforecast.windows import build_windows
+from stages.params import Params, load_params
+
+log = logging.getLogger(__name__)
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+UTILITY = ReadingsParams(
+    format="table",
+    columns=ColumnsParams(series="region", timestamp="interval_start", load="demand_mw"),
+    timezone="Australia/Brisbane",
+    frequency="auto",
+    covariates={"temp_c": "known", "workday": "ignored"},
+)
+UTILITY_CALENDAR = {"holidays": "AU", "holiday_subdivision": "VIC"}
+
+
+def hourly_table(readings: pd.DataFrame, params: Params, frequency: str) -> pd.DataFrame:
+    """One series' readings (region, timestamp, load_mw, covariates) cleaned as ingest cleans
+    them, on the local hourly clock."""
+    (region,) = readings["region"].unique()
+    table, _ = clean_readings(readings.drop(columns="region"), params.ingest, frequency)
+    return table.reset_index(names="timestamp").assign(region=region)
+
+
+def figures(
+    table: pd.DataFrame,
+    params: Params,
+    calendar: FeaturesParams,
+    readings: ReadingsParams,
+    covariates: dict[str, str],
+    seeds: list[int],
+    device: torch.device,
+) -> dict:
+    """Both cells trained on one series alone, and every figure `evaluate` reports of them and
+    of the baselines, with their validation sMAPE."""
+    started = time.perf_counter()
+    frame = add_time_features(table, calendar)
+    windows, counts = build_windows(frame, params.window, covariates)
+    test = windows.split("test")
+    series = torch.from_numpy(windows.series).to(device)
+    rows = torch.tensor(test["label_row"].to_numpy(), device=device)
+    regions = test["region"].to_numpy()
+    batch = params.evaluate.batch_size
+    train = params.train.changed(device=device.type)
+    scaled, forecasters, plain, seed_columns, val = {}, {}, {}, {}, {}
+    for cell in ("gru", "lstm"):
+        config = model_config(cell, windows, train)
+        trained = train_seeds(windows, config, train, seeds, device, batch)
+        recipe = Recipe.for_windows(cell, config, windows, params.ingest, calendar, readings)
+        states, calibration = [t.state for t in trained], [t.calibration for t in trained]
+        forecasters[cell] = Forecaster(recipe, states, seeds, device, calibration=calibration)
+        plain[cell] = Forecaster(recipe, states, seeds, device)
+        seed_columns[cell] = [seed_column(cell, s) for s in seeds]
+        per_seed = forecasters[cell].forecast_rows(series, rows, regions, 1, batch)
+        per_seed = per_seed[:, :, 0, config.median]
+        scaled |= dict(zip(seed_columns[cell], per_seed, strict=True))
+        scaled[cell] = average_seeds(per_seed)
+        val[cell] = network_validation_smape(windows, [t.val_forecast for t in trained])
+        val[cell] |= {
+            "seeds": [network_validation_smape(windows, [t.val_forecast]) for t in trained],
+            "kept_epochs": [min(t.history, key=lambda r: r["val_loss"])["epoch"] for t in trained],
+        }
+    trained_seconds = time.perf_counter() - started
+    predictors = fit_baselines(windows, params.evaluate.baselines, seeds[0])
+    baselines = one_hour(predictors, windows, test)
+    mean, _ = score(predictions_frame(windows, test, scaled | baselines), [*scaled, *baselines])
+    summary = report.summarise(mean, seed_columns, list(baselines))
+    day, _ = dayahead.day_ahead(forecasters, windows, series, baselines=predictors)
+    uncalibrated, _ = dayahead.day_ahead(plain, windows, series)
+    return {
+        "hours": len(table),
+        "first": str(table["timestamp"].min()),
+        "last": str(table["timestamp"].max()),
+        "windows": counts,
+        "covariates": covariates,
+        "validation_smape": val | {"baselines": validation_smape(predictors, windows)},
+        **report.headline(summary, len(test)),
+        **report.day_ahead_headline(day),
+        "uncalibrated": {
+            key: value
+            for key, value in report.day_ahead_headline(uncalibrated).items()
+            if key.startswith(("coverage", "pinball"))
+        },
+        "train_seconds": round(trained_seconds, 1),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def pjm_runs(regions: list[str], span: int, params: Params, seeds, device) -> dict:
+    runs = {}
+    for region in regions:
+        path = region_file(SHARED / "pjm-hourly", region)
+        if path is None:
+            raise LoadForecastError(f"{SHARED / 'pjm-hourly'}: no file of region {region}")
+        table = hourly_table(read_readings([path], PJM_READINGS), params, "h").tail(span)
+        runs[region] = figures(table, params, params.features, PJM_READINGS, {}, seeds, device)
+        log.info("%s: %s", region, runs[region])
+    return runs
+
+
+def utility_runs(params: Params, seeds, device) -> dict:
+    path = SHARED / "utility-year" / "demand_temperature.csv"
+    table = hourly_table(read_readings([path], UTILITY), params, UTILITY.frequency)
+    calendar = params.features.changed(**UTILITY_CALENDAR)
+    runs = {}
+    for name, covariates in (("temperature_known", {"temp_c": "known"}), ("no_temperature", {})):
+        kept = table if covariates else table.drop(columns="temp_c")
+        roles = {"temp_c": "ignored", "workday": "ignored"} | covariates
+        readings = UTILITY.changed(covariates=roles)
+        runs[name] = figures(kept, params, calendar, readings, covariates, seeds, device)
+        log.info("utility, %s: %s", name, runs[name])
+    return runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pjm", nargs="*", default=[], metavar="REGION")
+    parser.add_argument("--span", type=int, default=8760, help="hours of each PJM region")
+    parser.add_argument("--utility", action="store_true")
+    parser.add_argument("--seeds", type=int, nargs="+", help="default: params.yaml's")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--output", type=Path, required=True)
+    args = parser.parse_args()
+    params = load_params()
+    device = select_device(args.device)
+    seeds = args.seeds or params.seeds
+    result = {
+        "benchmark": "single_series",
+        "command": " ".join(["python -m benchmarks.single_series", *sys.argv[1:]]),
+        "date": f"{datetime.now(UTC):%Y-%m-%d}",
+        "seeds": seeds,
+        "params": {"train": params.train.model_dump(), "window": params.window.model_dump()},
+        "machine": {"cpu_flags": cpu_flags(), "threads": torch.get_num_threads()},
+        "pjm": {},
+        "utility": {},
+    }
+    started = time.perf_counter()
+    if args.pjm:
+        result["pjm"] = pjm_runs(args.pjm, args.span, params, seeds, device)
+        result["pjm_span_hours"] = args.span
+    if args.utility:
+        result["utility"] = utility_runs(params, seeds, device)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    write_json(args.output, result)
+    print(np.round(time.perf_counter() - started, 1), "s ->", args.output)
+
+
+if __name__ == "__main__":
+    run_command(main)
