@@ -109,6 +109,24 @@ def test_an_observed_covariate_poisoned_after_each_origin_changes_no_forecast() 
     assert len(forecasts[0]) == 1  # the last origins were not issue times
 
 
+def test_each_hour_ahead_reads_the_known_covariate_of_its_own_hour_only() -> None:
+    """The decoder's hour k reads the known temperature of hour k: changing it changes the
+    forecast of that hour and of no other (the load itself is learnt in the slow test below)."""
+    windows = windows_of(weather_driven(40), {"temperature": "known"})
+    column = windows.features.index("temperature")
+    model = untrained(windows)
+    origin = int(windows.split("test")["label_row"].iloc[0])
+    clean = forecast_rows([model], torch.from_numpy(windows.series), torch.tensor([origin]),
+                          windows.spec, HOURS)[0, 0]  # fmt: skip
+    for hour in (1, 10, 23):  # 0-based hours ahead
+        warmer = windows.series.copy()
+        warmer[origin + hour, column] += 0.5
+        got = forecast_rows([model], torch.from_numpy(warmer), torch.tensor([origin]),
+                            windows.spec, HOURS)[0, 0]  # fmt: skip
+        changed = np.flatnonzero(np.abs(got - clean).max(axis=1) > 0)
+        assert changed.tolist() == [hour], hour
+
+
 def day_ahead_smape(covariates: dict[str, str]) -> float:
     windows = windows_of(weather_driven(), covariates)
     params = SMALL_TRAINING.changed(
