@@ -3,7 +3,8 @@ backward pass, the seeds one after another on all cores) against today's (`loadf
 the seeds at once in processes of their own, `loadforecast.seeds`), on the same windows and
 machine in one run. An epoch is sampled (`--labels`, drawn as `train.max_labels_per_epoch`
 draws them) and its seconds projected to every training label; training and per-epoch
-validation are timed (`wall_seconds` adds the processes' start).
+validation are timed (`wall_seconds` adds the processes' start, and each seed's validation
+forecast and calibration after it).
 
     python -m benchmarks.epochs --windows data/windows
     ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 \\
@@ -98,14 +99,17 @@ def main() -> None:
             # the path before `loadforecast.gru`: nn.GRU's own backward pass (in this process)
             RNNForecaster._cpu_gru_training = FAST_GRU if fast_gru else lambda self, inputs: False
             started = time.perf_counter()
-            trained = seeds.train_seeds(
-                windows,
-                config,
-                train.changed(parallel_seeds=parallel),
-                params.seeds,
-                device,
-                params.evaluate.batch_size,
-            )
+            try:
+                trained = seeds.train_seeds(
+                    windows,
+                    config,
+                    train.changed(parallel_seeds=parallel),
+                    params.seeds,
+                    device,
+                    params.evaluate.batch_size,
+                )
+            finally:
+                RNNForecaster._cpu_gru_training = FAST_GRU
             wall = time.perf_counter() - started
             labels = trained[0].history[0]["train_labels"]
             sampled = epoch_seconds(trained, parallel)

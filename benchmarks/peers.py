@@ -283,16 +283,13 @@ def latest_same_hour(series: np.ndarray, rows: np.ndarray, hours: int) -> np.nda
 def pipeline_same_hour(windows: Windows, origins: pd.DataFrame, hours: int) -> np.ndarray:
     """The pipeline's same hour on the latest day before each origin, in megawatts."""
     rows, regions = origins["label_row"].to_numpy(), origins["region"].to_numpy()
-    scaled = latest_same_hour(windows.series, rows, hours)
-    repeat = np.repeat(regions, hours)
-    return windows.unscale_load(scaled.ravel(), repeat).reshape(scaled.shape)
+    return to_megawatts(latest_same_hour(windows.series, rows, hours), regions, windows.scalers)
 
 
 def actual_loads(windows: Windows, origins: pd.DataFrame, hours: int) -> np.ndarray:
     rows = origins["label_row"].to_numpy()[:, None] + np.arange(hours)
-    repeat = np.repeat(origins["region"].to_numpy(), hours)
-    scaled = windows.series[rows.ravel(), LOAD_COLUMN]
-    return windows.unscale_load(scaled, repeat).reshape(rows.shape)
+    regions = origins["region"].to_numpy()
+    return to_megawatts(windows.series[rows, LOAD_COLUMN], regions, windows.scalers)
 
 
 def peer_origins(windows: Windows, split: str) -> dict[str, pd.DataFrame]:

@@ -42,7 +42,7 @@ from loadforecast.metrics import predictions_frame, score, seed_column
 from loadforecast.model import select_device
 from loadforecast.quantiles import average_seeds
 from loadforecast.seeds import train_seeds
-from loadforecast.training import model_config
+from loadforecast.training import best_record, model_config
 from loadforecast.training import validation_smape as network_validation_smape
 from loadforecast.windows import build_windows
 from stages.params import Params, load_params
@@ -103,7 +103,7 @@ def figures(
         val[cell] = network_validation_smape(windows, [t.val_forecast for t in trained])
         val[cell] |= {
             "seeds": [network_validation_smape(windows, [t.val_forecast]) for t in trained],
-            "kept_epochs": [min(t.history, key=lambda r: r["val_loss"])["epoch"] for t in trained],
+            "kept_epochs": [best_record(t.history)["epoch"] for t in trained],
         }
     trained_seconds = time.perf_counter() - started
     predictors = fit_baselines(windows, params.evaluate.baselines, seeds[0])

@@ -40,6 +40,17 @@ def test_offsets_learnt_on_some_origins_make_others_cover_what_they_promise() ->
     np.testing.assert_allclose(offsets[:, 2], 1.2816 - 0.5, atol=0.08)
 
 
+@pytest.mark.parametrize(
+    ("count", "lower_rank", "upper_rank"),
+    [(9, 1, 9), (19, 2, 18), (99, 10, 90), (4, 1, 4)],  # floor((n+1) 0.1), ceil((n+1) 0.9)
+)
+def test_each_shift_is_the_finite_sample_rank_of_the_errors(count, lower_rank, upper_rank):
+    errors = np.random.default_rng(count).permutation(np.arange(1.0, count + 1))  # 1..n
+    quantiles = np.zeros((count, 1, 3))
+    offsets = conformal_offsets(quantiles, errors[:, None], LEVELS)
+    assert offsets[0].tolist() == [lower_rank, 0.0, upper_rank]  # the k-th smallest error is k
+
+
 def test_calibration_never_crosses_the_median() -> None:
     quantiles = np.array([[[0.0, 1.0, 2.0]]], dtype=np.float32)
     shifted = calibrated(quantiles, np.array([[[3.0, 0.0, -3.0]]], dtype=np.float32), median=1)
