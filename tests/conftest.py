@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import NamedTuple
 
 import pytest
@@ -16,9 +15,9 @@ from loadforecast.data import PJM_READINGS
 from loadforecast.forecaster import Forecaster, Recipe
 from loadforecast.model import ModelConfig, RNNForecaster
 from loadforecast.windows import Windows, build_windows, known_channels
+from tests import REPO
 from tests.synthetic import POLICY, calendar, readings, window_params
 
-REPO = Path(__file__).resolve().parents[1]
 CALENDAR = calendar()
 HORIZONS, LEVELS = 40, (0.1, 0.5, 0.9)  # the multi-horizon networks of the tests
 

@@ -17,9 +17,8 @@ import yaml
 from loadforecast.data import read_region_csv
 from loadforecast.errors import LoadForecastError
 from stages.acquire import acquire
+from tests import REPO
 from tests.synthetic import load_series, pjm_data, raw_frame, write_region_csv
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def csv_text(region: str = "XX", hours: int = 5) -> str:

@@ -6,14 +6,12 @@ from __future__ import annotations
 import json
 import math
 import sys
-from pathlib import Path
 
 import pytest
 
 from benchmarks.training import command_line, epoch_timing, spread
+from tests import REPO
 from tests.synthetic import load_series, write_region_csv
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def test_training_benchmark_reports_both_loops_and_the_spread_over_seeds(benchmark, tmp_path):

@@ -1,12 +1,9 @@
-from pathlib import Path
-
 import pytest
 import yaml
 
 from loadforecast.config import ConfigError
 from stages.params import load_params, parse_params
-
-REPO = Path(__file__).resolve().parents[1]
+from tests import REPO
 
 
 def raw_params() -> dict:

@@ -13,9 +13,9 @@ from loadforecast.calendar import add_time_features
 from loadforecast.data import read_regions
 from loadforecast.windows import build_windows, split_codes
 from stages.params import load_params
+from tests import REPO
 from tests.synthetic import calendar
 
-REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("PJM_DATA_DIR", REPO.parent / "shared" / "data" / "pjm-hourly"))
 # Rows per file, as published with the dataset.
 RAW_ROWS = {

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import yaml
 
+from tests import REPO
 from tests.synthetic import load_series, write_region_csv
 
-REPO = Path(__file__).resolve().parents[1]
 REGIONS = ("AAA", "BBB", "CCC")
 SEEDS = [1, 2]
 TINY = {
