@@ -27,14 +27,13 @@ from loadforecast.baselines import fit_baselines, one_hour
 from loadforecast.calendar import add_time_features
 from loadforecast.data import read_regions
 from loadforecast.files import write_json
-from loadforecast.metrics import predictions_frame, score
+from loadforecast.metrics import predictions_frame, score, validation_smape
 from loadforecast.model import select_device
 from loadforecast.training import (
     best_record,
     model_config,
     train_model,
     validation_forecast,
-    validation_smape,
 )
 from loadforecast.windows import build_windows
 from stages.params import PARAMS_FILE, parse_params
@@ -125,7 +124,7 @@ def run_variant(table, cell: str, overrides: str, device: torch.device) -> dict:
     started = time.perf_counter()
     batch, precision = params.evaluate.batch_size, params.train.precision
     forecast = validation_forecast(model, windows, device, batch, precision)
-    model_smape = validation_smape(windows, [forecast])["val_smape"]  # as train
+    model_smape = validation_smape(windows, {"model": forecast})["model"]  # as train
     val_seconds = time.perf_counter() - started
     persistence = one_hour(fit_baselines(windows, ("persistence",), params.seeds[0]), windows, val)
     mean, _ = score(predictions_frame(windows, val, persistence), ["persistence"])

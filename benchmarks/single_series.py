@@ -27,10 +27,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+import yaml
 
 from benchmarks.epochs import cpu_flags
 from loadforecast import dayahead, report
-from loadforecast.baselines import fit_baselines, one_hour, validation_smape
+from loadforecast.baselines import fit_baselines, one_hour, validation_forecasts
 from loadforecast.calendar import add_time_features
 from loadforecast.cleaning import clean_readings
 from loadforecast.config import ColumnsParams, FeaturesParams, ReadingsParams
@@ -38,12 +39,11 @@ from loadforecast.data import PJM_READINGS, read_readings, region_file
 from loadforecast.errors import LoadForecastError, run_command
 from loadforecast.files import write_json
 from loadforecast.forecaster import Forecaster, Recipe
-from loadforecast.metrics import predictions_frame, score, seed_column
+from loadforecast.metrics import predictions_frame, score, seed_column, validation_smape
 from loadforecast.model import select_device
 from loadforecast.quantiles import average_seeds
-from loadforecast.seeds import train_seeds
+from loadforecast.seeds import train_seeds, val_smape
 from loadforecast.training import best_record, model_config
-from loadforecast.training import validation_smape as network_validation_smape
 from loadforecast.windows import build_windows
 from stages.params import Params, load_params
 
@@ -96,13 +96,12 @@ def figures(
         forecasters[cell] = Forecaster(recipe, states, seeds, device, calibration=calibration)
         plain[cell] = Forecaster(recipe, states, seeds, device)
         seed_columns[cell] = [seed_column(cell, s) for s in seeds]
-        per_seed = forecasters[cell].forecast_rows(series, rows, regions, 1, batch)
-        per_seed = per_seed[:, :, 0, config.median]
+        per_seed = forecasters[cell].next_hour(series, rows, regions, batch)
         scaled |= dict(zip(seed_columns[cell], per_seed, strict=True))
         scaled[cell] = average_seeds(per_seed)
-        val[cell] = network_validation_smape(windows, [t.val_forecast for t in trained])
+        val[cell] = val_smape(windows, trained)
         val[cell] |= {
-            "seeds": [network_validation_smape(windows, [t.val_forecast]) for t in trained],
+            "seeds": [val_smape(windows, [t]) for t in trained],
             "kept_epochs": [best_record(t.history)["epoch"] for t in trained],
         }
     trained_seconds = time.perf_counter() - started
@@ -112,13 +111,18 @@ def figures(
     summary = report.summarise(mean, seed_columns, list(baselines))
     day, _ = dayahead.day_ahead(forecasters, windows, series, baselines=predictors)
     uncalibrated, _ = dayahead.day_ahead(plain, windows, series)
+    baselines_val = validation_forecasts(predictors, windows)
+    validation_day, _ = dayahead.day_ahead(
+        plain, windows, series, baselines=predictors, split="validation"
+    )
     return {
         "hours": len(table),
         "first": str(table["timestamp"].min()),
         "last": str(table["timestamp"].max()),
         "windows": counts,
         "covariates": covariates,
-        "validation_smape": val | {"baselines": validation_smape(predictors, windows)},
+        "validation_smape": val | {"baselines": validation_smape(windows, baselines_val)},
+        "validation_day_ahead": report.day_ahead_headline(validation_day),
         **report.headline(summary, len(test)),
         **report.day_ahead_headline(day),
         "uncalibrated": {
@@ -157,6 +161,16 @@ def utility_runs(params: Params, seeds, device) -> dict:
     return runs
 
 
+def with_changes(params: Params, changes: list[str]) -> Params:
+    """`params` with each `section.key=value` (a YAML value) changed, validated as params.yaml."""
+    for change in changes:
+        key, _, value = change.partition("=")
+        section, _, name = key.partition(".")
+        changed = getattr(params, section).changed(**{name: yaml.safe_load(value)})
+        params = params.model_copy(update={section: changed})
+    return params
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pjm", nargs="*", default=[], metavar="REGION")
@@ -164,9 +178,12 @@ def main() -> None:
     parser.add_argument("--utility", action="store_true")
     parser.add_argument("--seeds", type=int, nargs="+", help="default: params.yaml's")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--set", nargs="*", default=[], metavar="SECTION.KEY=VALUE", help="as dvc exp run -S"
+    )
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args()
-    params = load_params()
+    params = with_changes(load_params(), args.set)
     device = select_device(args.device)
     seeds = args.seeds or params.seeds
     result = {
@@ -174,6 +191,7 @@ def main() -> None:
         "command": " ".join(["python -m benchmarks.single_series", *sys.argv[1:]]),
         "date": f"{datetime.now(UTC):%Y-%m-%d}",
         "seeds": seeds,
+        "changes": args.set,
         "params": {"train": params.train.model_dump(), "window": params.window.model_dump()},
         "machine": {"cpu_flags": cpu_flags(), "threads": torch.get_num_threads()},
         "pjm": {},

@@ -38,8 +38,8 @@ from loadforecast.forecaster import Forecaster, Recipe
 from loadforecast.metrics import predictions_frame, score, seed_column
 from loadforecast.model import select_device
 from loadforecast.quantiles import average_seeds
-from loadforecast.seeds import train_seeds
-from loadforecast.training import model_config, validation_smape
+from loadforecast.seeds import train_seeds, val_smape
+from loadforecast.training import model_config
 from loadforecast.windows import build_windows
 from stages.params import load_params
 
@@ -124,12 +124,11 @@ def evaluate(weeks: int, params, device: torch.device) -> dict:
             recipe, states, params.seeds, device, calibration=calibration
         )
         seed_columns[cell] = [seed_column(cell, s) for s in params.seeds]
-        per_seed = forecasters[cell].forecast_rows(torch_series, rows, test["region"].to_numpy())
-        per_seed = per_seed[:, :, 0, config.median]
+        per_seed = forecasters[cell].next_hour(torch_series, rows, test["region"].to_numpy())
         scaled |= dict(zip(seed_columns[cell], per_seed, strict=True))
         scaled[cell] = average_seeds(per_seed)
-        val = validation_smape(windows, [s.val_forecast for s in seeds])
-        val_seeds = [validation_smape(windows, [s.val_forecast])["val_smape"] for s in seeds]
+        val = val_smape(windows, seeds)
+        val_seeds = [val_smape(windows, [s])["val_smape"] for s in seeds]
         trained[cell] = {
             "val_smape": float(np.mean(val_seeds)),
             "val_smape_ensemble": val["val_smape"],

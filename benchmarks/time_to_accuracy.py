@@ -28,12 +28,12 @@ from benchmarks.training import report_header
 from loadforecast.calendar import add_time_features
 from loadforecast.data import read_regions
 from loadforecast.files import write_json
+from loadforecast.metrics import validation_smape
 from loadforecast.model import select_device
 from loadforecast.training import (
     model_config,
     train_model,
     validation_forecast,
-    validation_smape,
 )
 from loadforecast.windows import build_windows
 from stages.params import PARAMS_FILE, parse_params
@@ -66,7 +66,7 @@ def sampled_validation_smape(model, windows, device, params, every: int) -> floa
     sampled = replace(windows, index=windows.index.drop(val.index.difference(val.index[::every])))
     batch, precision = params.evaluate.batch_size, params.train.precision
     forecast = validation_forecast(model, sampled, device, batch, precision)
-    return validation_smape(sampled, [forecast])["val_smape"]
+    return validation_smape(sampled, {"model": forecast})["model"]
 
 
 def main() -> None:

@@ -41,7 +41,7 @@ from loadforecast.config import PRECISIONS
 from loadforecast.data import read_regions, region_file
 from loadforecast.errors import LoadForecastError, run_command
 from loadforecast.files import write_json
-from loadforecast.forecaster import forecast_rows
+from loadforecast.forecaster import network_forecasts
 from loadforecast.metrics import predictions_frame, score, smape
 from loadforecast.model import ModelConfig, RNNForecaster, autocast, select_device
 from loadforecast.training import train_model
@@ -114,10 +114,10 @@ def our_test_smape(
     test = windows.split("test")
     series = torch.from_numpy(windows.series).to(device)
     rows = torch.tensor(test["label_row"].to_numpy(), device=device)
-    forecast_rows([model.eval()], series, rows[:batch], windows.spec, 1, batch, precision)  # warm
+    network_forecasts([model.eval()], series, rows[:batch], windows.spec, 1, batch, precision)
     synchronize(device)
     started = time.perf_counter()
-    scaled = forecast_rows([model], series, rows, windows.spec, 1, batch, precision)  # on host
+    scaled = network_forecasts([model], series, rows, windows.spec, 1, batch, precision)  # on host
     scaled = scaled[0, :, 0, model.config.median]
     seconds = time.perf_counter() - started
     mean, _ = score(predictions_frame(windows, test, {"model": scaled}), ["model"])

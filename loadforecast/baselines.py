@@ -18,7 +18,7 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import LinearRegression
 
-from loadforecast.metrics import predictions_frame, score
+from loadforecast.metrics import validation_smape
 from loadforecast.scaling import LOAD_COLUMN
 from loadforecast.windows import Windows
 
@@ -158,22 +158,18 @@ def multi_hour(
     return days
 
 
-def validation_smape(predictors: dict[str, Predictor], windows: Windows) -> dict[str, float]:
-    """Each baseline's sMAPE (mean over regions) of the next hour on the validation windows, as
-    a network's is computed ({} without a validation part)."""
+def validation_forecasts(predictors: dict[str, Predictor], windows: Windows) -> dict:
+    """Each baseline's scaled forecasts of the next hour of every validation window ({} without
+    a validation part), for `metrics.validation_smape`."""
     val = windows.split("val")
-    if val.empty or not predictors:
-        return {}
-    forecasts = one_hour(predictors, windows, val)
-    mean, _ = score(predictions_frame(windows, val, forecasts), list(forecasts))
-    return {name: mean[name]["smape"] for name in forecasts}
+    return one_hour(predictors, windows, val) if len(val) and predictors else {}
 
 
 def naive_validation_smape(windows: Windows) -> dict[str, float]:
-    """Each naive repeat's validation sMAPE (`validation_smape`), for those within the windows'
-    history: what a network must beat before it is worth using."""
+    """Each naive repeat's validation sMAPE, for those within the windows' history: what a
+    network must beat before it is worth using."""
     naive = {name: repeat(lag) for name, lag in REPEATS.items() if lag <= windows.spec.history}
-    return validation_smape(naive, windows)
+    return validation_smape(windows, validation_forecasts(naive, windows))
 
 
 def losing_to_baselines(

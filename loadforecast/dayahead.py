@@ -204,14 +204,15 @@ def day_ahead(
     precision: str = "fp32",
     baselines: dict[str, Predictor] | None = None,
     batch_size: int = BATCH_SIZE,
+    split: str = "test",
 ) -> tuple[dict, pd.DataFrame]:
-    """The day-ahead tables, one per issue time (`ISSUES`; none for an issue time without an
-    origin): each cell's seeds (their mean and spread) and averaged forecast, and the
-    baselines, scored by horizon over every origin. Also the fan charts' week of 10:00
+    """The day-ahead tables of `split`'s days, one per issue time (`ISSUES`; none for an issue
+    time without an origin): each cell's seeds (their mean and spread) and averaged forecast,
+    and the baselines, scored by horizon over every origin. Also the fan charts' week of 10:00
     forecasts of the cells that forecast quantiles (`fan_week`; empty without any)."""
     tables, fans = {}, pd.DataFrame()
     for name, issue in ISSUES.items():
-        origins = issue_origins(windows, issue)
+        origins = issue_origins(windows, issue, split)
         if origins.empty:
             continue
         scaled, levels = issue_forecasts(

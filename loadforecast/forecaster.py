@@ -1,6 +1,6 @@
 """The forecaster: a trained cell as every consumer uses it, and the one way to forecast.
 
-`forecast_rows` forecasts from origins of a scaled series: every hour ahead at every quantile of
+`network_forecasts` forecasts from origins of a scaled series: every hour ahead at every quantile of
 each seed's network. Evaluate, the day-ahead tables, training's validation figure, the command,
 the MLflow model and the benchmarks all forecast through it; `Forecaster.forecast` first turns a
 user's recent readings into such a series (`loadforecast.readings`).
@@ -31,12 +31,11 @@ from loadforecast.errors import LoadForecastError
 from loadforecast.files import atomic_path
 from loadforecast.hourly import utc_offsets
 from loadforecast.model import ModelConfig, RNNForecaster, autocast
-from loadforecast.quantiles import average_seeds, calibrated, ordered, to_megawatts
+from loadforecast.quantiles import average_seeds, calibrated, next_hour, ordered, to_megawatts
 from loadforecast.readings import HOUR, check_readings, model_rows
 from loadforecast.scaling import Scalers
 from loadforecast.windows import InputSpec, Windows, gather, gather_horizons
 
-FORECAST = ["region", "timestamp", "utc_offset", "horizon", "forecast_mw", "model"]
 BATCH_SIZE = 1024  # windows per forward pass: the fastest on 2 CPU cores (docs/speed.md)
 
 
@@ -154,7 +153,7 @@ def check_quantiles(requested: Sequence[float] | None, trained: Sequence[float])
     return given
 
 
-def forecast_rows(
+def network_forecasts(
     models: Sequence[RNNForecaster],
     series: torch.Tensor,
     rows: torch.Tensor,
@@ -168,6 +167,9 @@ def forecast_rows(
     zero state); `series` needs the known inputs of those hours only. A decoder's quantiles are
     `quantiles.ordered` (the first hour's median is the one-hour head's); a network without one
     forecasts the next hour only, its level the median."""
+    if len(rows) == 0:
+        levels = len(models[0].config.levels)
+        return np.zeros((len(models), 0, hours, levels), dtype=np.float32)
     return np.stack(
         [_forecast(m, series, rows, spec, hours, batch_size, precision) for m in models]
     )
@@ -257,9 +259,9 @@ class Forecaster:
         precision: str = "fp32",
     ) -> np.ndarray:
         """Every seed's scaled forecasts (seeds, origins, hours, levels) from `rows`, the origins
-        of `regions` (`forecast_rows`), each seed's quantiles calibrated for its region."""
+        of `regions` (`network_forecasts`), each seed's quantiles calibrated for its region."""
         spec = self.recipe.spec
-        scaled = forecast_rows(self.models, series, rows, spec, hours, batch_size, precision)
+        scaled = network_forecasts(self.models, series, rows, spec, hours, batch_size, precision)
         median = self.recipe.config.median
         for seed, offsets in enumerate(self.calibration):
             if offsets:
@@ -268,6 +270,18 @@ class Forecaster:
                     shift[np.asarray(regions) == region] = np.asarray(offset)[:hours]
                 scaled[seed] = calibrated(scaled[seed], shift, median)
         return scaled
+
+    def next_hour(
+        self,
+        series: torch.Tensor,
+        rows: torch.Tensor,
+        regions: np.ndarray,
+        batch_size: int = BATCH_SIZE,
+        precision: str = "fp32",
+    ) -> np.ndarray:
+        """Every seed's scaled point forecast (seeds, origins) of the hour after each of `rows`."""
+        forecasts = self.forecast_rows(series, rows, regions, 1, batch_size, precision)
+        return next_hour(forecasts, self.recipe.config.median)
 
     def forecast(
         self, readings: pd.DataFrame, hours: int = 1, quantiles: Sequence[float] | None = None

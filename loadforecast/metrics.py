@@ -115,6 +115,16 @@ def score(predictions: pd.DataFrame, predictors: list[str]) -> tuple[dict, dict]
     return mean, per_region
 
 
+def validation_smape(windows: Windows, forecasts: dict[str, np.ndarray]) -> dict[str, float]:
+    """Each named forecast's sMAPE (mean over regions) of the next hour of every validation
+    window ({} without a validation part)."""
+    val = windows.split("val")
+    if val.empty or not forecasts:
+        return {}
+    mean, _ = score(predictions_frame(windows, val, forecasts), list(forecasts))
+    return {name: mean[name]["smape"] for name in forecasts}
+
+
 def seed_column(cell: str, seed: int) -> str:
     """The name of one seed's forecasts beside its cell's (the seeds' averaged forecast)."""
     return f"{cell}_seed{seed}"

@@ -35,6 +35,11 @@ def ordered(quantiles: torch.Tensor, next_hour: torch.Tensor, median: int) -> to
     return quantiles
 
 
+def next_hour(forecasts: np.ndarray, median: int) -> np.ndarray:
+    """The point forecasts of the next hour, (..., origins, hours, levels) -> (..., origins)."""
+    return forecasts[..., 0, median]
+
+
 def average_seeds(per_seed: np.ndarray) -> np.ndarray:
     """The seeds' averaged forecast: the mean over the first axis, (seeds, ...) -> (...)."""
     return np.mean(per_seed, axis=0)
@@ -51,7 +56,8 @@ def conformal_offsets(
     quantiles: np.ndarray, actual: np.ndarray, levels: Sequence[float]
 ) -> np.ndarray:
     """Split-conformal shifts (hours, levels) of quantile forecasts (origins, hours, levels) of
-    `actual` (origins, hours), calibration origins not used in training: for each hour ahead
+    `actual` (origins, hours), on origins the network was not fitted to (the validation part,
+    which only chose its epoch): for each hour ahead
     and level `q`, the `q`-quantile of the errors `actual - forecast` (with the finite-sample
     correction), so that `forecast + shift` lies above `actual` on a fraction `q` of them. The
     median's shift is 0: the point forecast stays as it is."""
@@ -61,8 +67,9 @@ def conformal_offsets(
     if count == 0:
         return np.zeros(quantiles.shape[1:], dtype=np.float32)
     # the ceil((n + 1) q)-th smallest error for q above one half, the floor((n + 1) q)-th below
-    upper = np.clip(np.ceil((count + 1) * levels) - 1, 0, count - 1).astype(int)
-    lower = np.clip(np.floor((count + 1) * levels) - 1, 0, count - 1).astype(int)
+    ranks = np.round((count + 1) * levels, 9)  # 0.9 * 100 is 90, not 90.00000000000001
+    upper = np.clip(np.ceil(ranks) - 1, 0, count - 1).astype(int)
+    lower = np.clip(np.floor(ranks) - 1, 0, count - 1).astype(int)
     rank = np.where(levels > 0.5, upper, lower)
     shifts = np.take_along_axis(errors, rank[None, None, :].repeat(errors.shape[1], 1), 0)[0]
     shifts[:, median_index(levels)] = 0.0

@@ -25,7 +25,9 @@ from loadforecast import distributed
 from loadforecast.config import TrainParams
 from loadforecast.distributed import Group
 from loadforecast.errors import LoadForecastError
+from loadforecast.metrics import validation_smape
 from loadforecast.model import ModelConfig
+from loadforecast.quantiles import average_seeds
 from loadforecast.training import calibration_offsets, train_model, validation_forecast
 from loadforecast.windows import Windows
 
@@ -43,6 +45,13 @@ class TrainedSeed:
     val_forecast: np.ndarray
     calibration: dict[str, np.ndarray]
     seconds: float
+
+
+def val_smape(windows: Windows, trained: list[TrainedSeed]) -> dict[str, float]:
+    """{"val_smape": the sMAPE of the seeds' averaged validation forecasts} ({} without a
+    validation part): the figure experiments are compared on."""
+    forecast = average_seeds(np.stack([t.val_forecast for t in trained]))
+    return validation_smape(windows, {"val_smape": forecast})
 
 
 def train_seed(

@@ -29,10 +29,10 @@ from loadforecast import distributed
 from loadforecast.config import TrainParams
 from loadforecast.distributed import Group
 from loadforecast.errors import LoadForecastError
-from loadforecast.forecaster import forecast_rows
-from loadforecast.metrics import predictions_frame, score, spread
+from loadforecast.forecaster import network_forecasts
+from loadforecast.metrics import spread
 from loadforecast.model import ModelConfig, RNNForecaster, autocast
-from loadforecast.quantiles import average_seeds, conformal_offsets
+from loadforecast.quantiles import conformal_offsets, next_hour
 from loadforecast.scaling import LOAD_COLUMN
 from loadforecast.windows import (
     InputSpec,
@@ -292,27 +292,11 @@ def train_model(
     seed_everything(seed)
     series = torch.from_numpy(windows.series).to(device)
     sequences = Sequences(windows, params, device)
-    if sequences.labels("train") == 0:
-        raise LoadForecastError(
-            "no training windows"
-            + (
-                f" of {params.chunk_hours} consecutive hours (chunk_hours)"
-                if OBJECTIVES[params.objective].chunks
-                else ""
-            )
-            + ": give more history, or shorter windows and chunks"
-        )
-    validate = sequences.labels("val") > 0
+    check_training_labels(sequences, params)
     generator = torch.Generator(device=device).manual_seed(seed)
     batch_size, passes = fit_budget(sequences, params)
     if passes > 1 and group.leader:
-        log.info(
-            "a small series: %d passes over the training part per epoch in batches of %d, for "
-            "%d steps at least (train.min_steps)",
-            passes,
-            batch_size,
-            params.min_steps,
-        )
+        log.info("a small series: %d passes per epoch in batches of %d", passes, batch_size)
     epochs = [epoch_ends(sequences, generator, passes) for _ in range(params.epochs)]
     if group.size > 1:  # the same batches everywhere, whatever each device's generator does
         for ends in epochs:
@@ -324,76 +308,113 @@ def train_model(
         net = nn.parallel.DistributedDataParallel(model)  # rank 0's initial weights everywhere
         torch.manual_seed(seed + group.rank)  # each share its own dropout masks
     optimizer = torch.optim.AdamW(
-        model.parameters(),
-        lr=params.lr,
-        weight_decay=params.weight_decay,
-        fused=device.type == "cuda",
+        model.parameters(), params.lr, weight_decay=params.weight_decay, fused=device.type == "cuda"
     )
     steps = sum(math.ceil(len(ends) / batch_size) for ends in epochs)
     schedule = make_schedule(optimizer, params, steps)
+    best = BestEpoch()
     history: list[dict[str, float]] = []
-    best_loss, best_state, best_epoch = math.inf, None, 0
     for epoch, ends in enumerate(epochs, start=1):
-        model.train()
-        started = time.perf_counter()
-        total = torch.zeros((), device=device)
         bar = tqdm(
             ends.split(batch_size),
             unit="batch",
             desc=f"{config.cell} seed {seed} epoch {epoch}/{params.epochs}",
             disable=not (group.leader and progress_bar),
         )
-        for step, batch in enumerate(bar, start=1):
-            if group.size == 1:
-                loss = sequences.loss(net, series, batch)
-            else:
-                share = batch.tensor_split(group.size)[group.rank]
-                loss = sequences.loss(net, series, share)
-                if not len(share):  # a last batch smaller than the group: nothing to score
-                    loss = loss.nan_to_num()
-                # Shares differ by one sequence at most; weighting each share's mean by its
-                # size makes the group's average gradient that of the whole batch's mean.
-                loss = loss * (len(share) * group.size / len(batch))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if params.grad_clip:
-                nn.utils.clip_grad_norm_(model.parameters(), params.grad_clip, foreach=True)
-            optimizer.step()
-            schedule.step()
-            total += loss.detach() * (len(batch) / group.size)
-            if step % LOG_EVERY == 0 and group.leader:
-                bar.set_postfix(loss=f"{loss.item():.6f}")
-        bar.close()
-        if group.size > 1:
-            torch.distributed.all_reduce(total)
-        record = {
-            "epoch": epoch,
-            "train_loss": total.item() / len(ends),
-            "train_labels": len(ends) * sequences.scored_hours,
-            "steps": step,
-            "lr": schedule.get_last_lr()[0],
-            "seconds": time.perf_counter() - started,  # training alone, validation apart
-        }
-        if validate:
+        record = {"epoch": epoch}
+        record |= train_epoch(net, sequences, series, bar, optimizer, schedule, group, params)
+        if sequences.labels("val"):
             started = time.perf_counter()
             # Rank 0's figure everywhere, so that every process keeps and stops alike.
             record["val_loss"] = distributed.leaders(mean_loss(model, series, sequences), group)
             record["val_seconds"] = time.perf_counter() - started
-            if record["val_loss"] < best_loss:
-                best_loss, best_epoch = record["val_loss"], epoch
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            best.update(record, model)
         if group.leader:
             log.info("%s", record)
         history.append(record)
-        if params.patience and best_epoch and epoch - best_epoch >= params.patience:
-            if group.leader:
-                log.info("no validation improvement for %d epochs: stopping", params.patience)
+        if params.patience and best.epoch and epoch - best.epoch >= params.patience:
             break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-        if group.leader:
-            log.info("kept epoch %d (validation loss %.6g)", best_epoch, best_loss)
+    best.restore(model)
+    if best.epoch and group.leader:
+        log.info("kept epoch %d (validation loss %.6g)", best.epoch, best.loss)
     return model, history
+
+
+def check_training_labels(sequences: Sequences, params: TrainParams) -> None:
+    if sequences.labels("train") == 0:
+        of_chunks = f" of {params.chunk_hours} consecutive hours" if sequences.phase else ""
+        raise LoadForecastError(
+            f"no training windows{of_chunks}: give more history, or shorter windows and chunks"
+        )
+
+
+def train_epoch(
+    net: nn.Module,
+    sequences: Sequences,
+    series: torch.Tensor,
+    batches: tqdm,
+    optimizer: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LRScheduler,
+    group: Group,
+    params: TrainParams,
+) -> dict[str, float]:
+    """One optimizer step per batch of sequence ends; the epoch's mean loss and its seconds."""
+    net.train()
+    started = time.perf_counter()
+    total = torch.zeros((), device=series.device)
+    labels = 0
+    for step, batch in enumerate(batches, start=1):
+        loss = group_loss(net, sequences, series, batch, group)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if params.grad_clip:
+            nn.utils.clip_grad_norm_(net.parameters(), params.grad_clip, foreach=True)
+        optimizer.step()
+        schedule.step()
+        total += loss.detach() * (len(batch) / group.size)
+        labels += len(batch)
+        if step % LOG_EVERY == 0 and group.leader:
+            batches.set_postfix(loss=f"{loss.item():.6f}")
+    batches.close()
+    if group.size > 1:
+        torch.distributed.all_reduce(total)
+    return {
+        "train_loss": total.item() / labels,
+        "train_labels": labels * sequences.scored_hours,
+        "steps": step,
+        "lr": schedule.get_last_lr()[0],
+        "seconds": time.perf_counter() - started,  # training alone, validation apart
+    }
+
+
+def group_loss(
+    net: nn.Module, sequences: Sequences, series: torch.Tensor, batch: torch.Tensor, group: Group
+) -> torch.Tensor:
+    """The loss of this process's share of `batch`, weighted so that the group's average
+    gradient is that of the whole batch's mean (shares differ by one sequence at most)."""
+    if group.size == 1:
+        return sequences.loss(net, series, batch)
+    share = batch.tensor_split(group.size)[group.rank]
+    loss = sequences.loss(net, series, share)
+    if not len(share):  # a last batch smaller than the group: nothing to score
+        loss = loss.nan_to_num()
+    return loss * (len(share) * group.size / len(batch))
+
+
+class BestEpoch:
+    """The weights of the epoch with the lowest validation loss so far."""
+
+    def __init__(self) -> None:
+        self.loss, self.epoch, self.state = math.inf, 0, None
+
+    def update(self, record: dict[str, float], model: nn.Module) -> None:
+        if record["val_loss"] < self.loss:
+            self.loss, self.epoch = record["val_loss"], record["epoch"]
+            self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    def restore(self, model: nn.Module) -> None:
+        if self.state is not None:
+            model.load_state_dict(self.state)
 
 
 def best_record(history: list[dict[str, float]]) -> dict[str, float]:
@@ -411,12 +432,13 @@ def validation_forecast(
     precision: str = "fp32",
 ) -> np.ndarray:
     """Scaled forecasts of the next hour of every validation window, made exactly as evaluate
-    forecasts the test windows (`forecaster.forecast_rows`)."""
+    forecasts the test windows (`forecaster.network_forecasts`)."""
     val = windows.split("val")
     series = torch.from_numpy(windows.series).to(device)
     rows = torch.tensor(val["label_row"].to_numpy(), device=device)
-    forecast = forecast_rows([model.eval()], series, rows, windows.spec, 1, batch_size, precision)
-    return forecast[0, :, 0, model.config.median]
+    model.eval()
+    forecast = network_forecasts([model], series, rows, windows.spec, 1, batch_size, precision)
+    return next_hour(forecast, model.config.median)[0]
 
 
 CALIBRATION_ORIGINS = 20_000  # validation origins per region, at most, to calibrate on
@@ -431,8 +453,8 @@ def calibration_offsets(
 ) -> dict[str, np.ndarray]:
     """Each region's split-conformal offsets (horizons, levels) of the decoder's quantiles
     (`quantiles.conformal_offsets`), in scaled units, from the validation origins whose every
-    hour ahead is a validation label (evenly spaced, a stride that is no divisor of 24 so that
-    every hour of the day issues): {} for a network without a decoder or without a validation
+    hour ahead is a validation label (evenly spaced, a stride coprime with 24 so that every
+    hour of the day issues): {} for a network without a decoder or without a validation
     part."""
     config = model.config
     index = windows.index.sort_values("label_row")
@@ -444,9 +466,10 @@ def calibration_offsets(
     offsets = {}
     for region, origins in index[reach].groupby("region", sort=False):
         stride = math.ceil(len(origins) / CALIBRATION_ORIGINS)
-        stride += stride > 1 and 24 % stride == 0
+        while stride > 1 and math.gcd(stride, 24) > 1:
+            stride += 1
         rows = origins["label_row"].to_numpy()[::stride]
-        quantiles = forecast_rows(
+        quantiles = network_forecasts(
             [model.eval()],
             series,
             torch.tensor(rows, device=device),
@@ -458,17 +481,6 @@ def calibration_offsets(
         actual = windows.series[rows[:, None] + np.arange(config.horizons), LOAD_COLUMN]
         offsets[region] = conformal_offsets(quantiles, actual, config.levels)
     return offsets
-
-
-def validation_smape(windows: Windows, forecasts: list[np.ndarray]) -> dict[str, float]:
-    """sMAPE (mean over regions) of the seeds' averaged `forecasts` of the validation windows
-    ({} without a validation part)."""
-    val = windows.split("val")
-    if val.empty:
-        return {}
-    predictions = predictions_frame(windows, val, {"model": average_seeds(np.stack(forecasts))})
-    mean, _ = score(predictions, ["model"])
-    return {"val_smape": mean["model"]["smape"]}
 
 
 def selection_figures(summaries: dict[str, dict]) -> dict[str, float]:

@@ -20,11 +20,16 @@ from pathlib import Path
 import torch
 
 from loadforecast import dayahead, report
-from loadforecast.baselines import fit_baselines, losing_to_baselines, one_hour, validation_smape
+from loadforecast.baselines import (
+    fit_baselines,
+    losing_to_baselines,
+    one_hour,
+    validation_forecasts,
+)
 from loadforecast.errors import LoadForecastError, run_command
 from loadforecast.files import atomic_path, write_json
 from loadforecast.forecaster import Forecaster
-from loadforecast.metrics import predictions_frame, score, seed_column
+from loadforecast.metrics import predictions_frame, score, seed_column, validation_smape
 from loadforecast.model import select_device
 from loadforecast.plots import plot_by_horizon, plot_fan, plot_region
 from loadforecast.quantiles import average_seeds
@@ -66,11 +71,10 @@ def main() -> None:
     for path in args.models:
         forecaster = Forecaster.load(path, device)
         forecaster.recipe.check_windows(windows, str(path))
-        cell, median = forecaster.recipe.config.cell, forecaster.recipe.config.median
+        cell = forecaster.recipe.config.cell
         forecasters[cell] = forecaster
         seed_columns[cell] = [seed_column(cell, seed) for seed in forecaster.seeds]
-        per_seed = forecaster.forecast_rows(series, rows, regions, 1, batch, precision)
-        per_seed = per_seed[:, :, 0, median]
+        per_seed = forecaster.next_hour(series, rows, regions, batch, precision)
         scaled |= dict(zip(seed_columns[cell], per_seed, strict=True))
         scaled[cell] = average_seeds(per_seed)
     model_seconds = time.perf_counter() - started
@@ -88,7 +92,7 @@ def main() -> None:
     with atomic_path(args.predictions) as tmp:
         predictions.to_parquet(tmp, index=False)
     write_json(args.metrics, report.headline(summary, len(test)) | report.day_ahead_headline(day))
-    baselines_val = validation_smape(predictors, windows)
+    baselines_val = validation_smape(windows, validation_forecasts(predictors, windows))
     warnings = [
         warning
         for cell, forecaster in forecasters.items()

@@ -24,13 +24,12 @@ from loadforecast.files import atomic_path, write_json
 from loadforecast.forecaster import Forecaster, Recipe
 from loadforecast.model import CELLS, select_device
 from loadforecast.readings import recent_readings
-from loadforecast.seeds import TrainedSeed, train_seeds
+from loadforecast.seeds import TrainedSeed, train_seeds, val_smape
 from loadforecast.training import (
     best_record,
     check_coverage,
     model_config,
     selection_figures,
-    validation_smape,
 )
 from loadforecast.windows import Windows, load_windows
 from stages import repo
@@ -147,14 +146,14 @@ def train_cell(
                 for record in trained_seed.history:
                     metrics = {CURVES.get(k, k): v for k, v in record.items() if k != "epoch"}
                     tracking.mlflow.log_metrics(metrics, step=int(record["epoch"]))
-                val_smape = validation_smape(windows, [trained_seed.val_forecast])
+                seed_val = val_smape(windows, [trained_seed])
                 summaries[f"seed{seed}"] = seed_summary(
-                    trained_seed.history, val_smape, trained_seed.seconds, device, group
+                    trained_seed.history, seed_val, trained_seed.seconds, device, group
                 )
-                tracking.mlflow.log_metrics({"train_seconds": trained_seed.seconds} | val_smape)
+                tracking.mlflow.log_metrics({"train_seconds": trained_seed.seconds} | seed_val)
                 run_ids.append(run.info.run_id)
                 pyfunc.log_model(forecaster_of(name, [trained_seed]), example)
-        averaged = validation_smape(windows, [t.val_forecast for t in trained_seeds])
+        averaged = val_smape(windows, trained_seeds)
         total_seconds = sum(s["train_seconds"] for s in summaries.values())
         tracking.mlflow.log_metrics(averaged | {"train_seconds": total_seconds})
         name = f"{args.cell} (seeds {', '.join(map(str, params.seeds))})"

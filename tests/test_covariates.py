@@ -17,7 +17,7 @@ from loadforecast.cleaning import clean_readings
 from loadforecast.config import ColumnsParams, ConfigError, ReadingsParams, validated
 from loadforecast.dayahead import HOURS, issue_origins, score_days
 from loadforecast.errors import LoadForecastError
-from loadforecast.forecaster import Forecaster, Recipe, forecast_rows
+from loadforecast.forecaster import Forecaster, Recipe, network_forecasts
 from loadforecast.model import RNNForecaster
 from loadforecast.readings import recent_readings
 from loadforecast.tables import read_table
@@ -97,7 +97,7 @@ def test_an_observed_covariate_poisoned_after_each_origin_changes_no_forecast() 
         forecasts = []
         for series in (windows.series, poisoned):
             tensor, label = torch.from_numpy(series.copy()), torch.tensor([origin])
-            forecast = [forecast_rows([model], tensor, label, windows.spec, HOURS)]
+            forecast = [network_forecasts([model], tensor, label, windows.spec, HOURS)]
             if origin in origins["label_row"].to_numpy():
                 alone = origins[origins["label_row"] == origin]
                 days = multi_hour(gbm, replace(windows, series=series), alone, HOURS)
@@ -116,12 +116,12 @@ def test_each_hour_ahead_reads_the_known_covariate_of_its_own_hour_only() -> Non
     column = windows.features.index("temperature")
     model = untrained(windows)
     origin = int(windows.split("test")["label_row"].iloc[0])
-    clean = forecast_rows([model], torch.from_numpy(windows.series), torch.tensor([origin]),
+    clean = network_forecasts([model], torch.from_numpy(windows.series), torch.tensor([origin]),
                           windows.spec, HOURS)[0, 0]  # fmt: skip
     for hour in (1, 10, 23):  # 0-based hours ahead
         warmer = windows.series.copy()
         warmer[origin + hour, column] += 0.5
-        got = forecast_rows([model], torch.from_numpy(warmer), torch.tensor([origin]),
+        got = network_forecasts([model], torch.from_numpy(warmer), torch.tensor([origin]),
                             windows.spec, HOURS)[0, 0]  # fmt: skip
         changed = np.flatnonzero(np.abs(got - clean).max(axis=1) > 0)
         assert changed.tolist() == [hour], hour
@@ -145,7 +145,7 @@ def day_ahead_smape(covariates: dict[str, str]) -> float:
     origins = issue_origins(windows)
     series = torch.from_numpy(windows.series)
     at = torch.from_numpy(origins["label_row"].to_numpy())
-    scaled = {"gru": forecast_rows([model.eval()], series, at, windows.spec, HOURS)[0]}
+    scaled = {"gru": network_forecasts([model.eval()], series, at, windows.spec, HOURS)[0]}
     levels = {"gru": model.config.quantiles}
     return score_days(windows, origins, scaled, levels=levels)["gru"]["smape_day"]
 

@@ -10,7 +10,7 @@ import torch
 
 from loadforecast import dayahead
 from loadforecast.baselines import fit_baselines, multi_hour, one_hour
-from loadforecast.forecaster import forecast_rows
+from loadforecast.forecaster import network_forecasts
 from loadforecast.metrics import seed_column
 from loadforecast.scaling import LOAD_COLUMN
 from tests.synthetic import readings
@@ -45,7 +45,7 @@ def test_each_cell_and_seed_forecasts_as_the_forecaster_does_from_the_readings(s
     assert scaled["gru"].shape == (len(origins), 24, 3)
     rows = torch.tensor(origins["label_row"].to_numpy())
     for column, model in zip(seeds, models, strict=True):  # each seed its own network's forecast
-        alone = forecast_rows([model], series, rows, windows.spec, 24)[0]
+        alone = network_forecasts([model], series, rows, windows.spec, 24)[0]
         np.testing.assert_array_equal(scaled[column], alone)
     history = readings()
     for (_, origin), day in zip(origins.iterrows(), scaled["gru"], strict=True):

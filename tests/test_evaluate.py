@@ -87,14 +87,16 @@ def test_a_network_no_better_than_any_baseline_is_reported(untrained_gru, tmp_pa
         fit_baselines,
         losing_to_baselines,
         naive_validation_smape,
-        validation_smape,
+        validation_forecasts,
     )
     from loadforecast.forecaster import Forecaster
+    from loadforecast.metrics import validation_smape
 
     windows, _, forecaster = untrained_gru
     naive = naive_validation_smape(windows)
     assert set(naive) == {"persistence", "same_hour_yesterday", "same_hour_last_week"}
-    fitted = validation_smape(fit_baselines(windows, ("linear", "gradient_boosting"), 0), windows)
+    fitted_baselines = fit_baselines(windows, ("linear", "gradient_boosting"), 0)
+    fitted = validation_smape(windows, validation_forecasts(fitted_baselines, windows))
     every = naive | fitted
     best = min(every, key=every.get)
     worse = every[best] + 0.01

@@ -10,9 +10,9 @@ import torch
 
 from loadforecast.data import PJM_READINGS
 from loadforecast.errors import LoadForecastError
-from loadforecast.forecaster import Forecaster, forecast_rows
+from loadforecast.forecaster import Forecaster, network_forecasts
 from loadforecast.metrics import predictions_frame
-from loadforecast.quantiles import average_seeds
+from loadforecast.quantiles import average_seeds, next_hour
 from loadforecast.readings import check_readings, model_rows
 from tests.synthetic import calendar, load_series, readings
 
@@ -23,8 +23,8 @@ def test_forecasts_equal_evaluate_for_the_same_windows(untrained_gru) -> None:
     windows, models, forecasts = untrained_gru
     test = windows.split("test").groupby("region").nth(list(range(0, 100, 9)))
     series, rows = torch.from_numpy(windows.series), torch.tensor(test["label_row"].to_numpy())
-    median = forecasts.recipe.config.median
-    scaled = average_seeds(forecast_rows(models, series, rows, windows.spec, 1, 64))[:, 0, median]
+    per_seed = network_forecasts(models, series, rows, windows.spec, 1, 64)
+    scaled = next_hour(average_seeds(per_seed), forecasts.recipe.config.median)
     expected = predictions_frame(windows, test, {"gru": scaled})
     assert (test["label_time"].dt.strftime("%m-%d") == "12-25").any()  # a holiday, ahead
     history = readings()

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from loadforecast.errors import LoadForecastError
-from loadforecast.forecaster import Forecaster, Recipe, forecast_rows
+from loadforecast.forecaster import Forecaster, Recipe, network_forecasts
 from loadforecast.model import RNNForecaster
 from loadforecast.readings import recent_readings
 from loadforecast.scaling import LOAD_COLUMN
@@ -31,12 +31,12 @@ from tests.test_covariates import readings_params, weather_driven, windows_of
 
 def forecast_horizons(model, series, rows, spec, hours: int | None = None) -> np.ndarray:
     """One network's scaled quantiles (origins, hours, levels): every horizon by default."""
-    return forecast_rows([model], series, rows, spec, hours or model.config.horizons)[0]
+    return network_forecasts([model], series, rows, spec, hours or model.config.horizons)[0]
 
 
 def one_hour(model, series, rows, spec) -> np.ndarray:
     """One network's scaled forecasts of the next hour (its median)."""
-    return forecast_rows([model], series, rows, spec, 1, 64)[0, :, 0, model.config.median]
+    return network_forecasts([model], series, rows, spec, 1, 64)[0, :, 0, model.config.median]
 
 
 @pytest.fixture(scope="module")
