@@ -113,7 +113,7 @@ def figures(
     uncalibrated, _ = dayahead.day_ahead(plain, windows, series)
     baselines_val = validation_forecasts(predictors, windows)
     validation_day, _ = dayahead.day_ahead(
-        plain, windows, series, baselines=predictors, split="validation"
+        plain, windows, series, baselines=predictors, split="val"
     )
     return {
         "hours": len(table),

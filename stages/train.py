@@ -37,9 +37,6 @@ from stages.params import Params, load_params
 
 log = logging.getLogger(__name__)
 
-# MLflow names of the loss curves: the run page draws `<section>/` metrics first, by section name.
-CURVES = {"train_loss": "loss/train", "val_loss": "loss/val"}
-
 
 def seed_summary(
     history: list[dict[str, float]],
@@ -106,8 +103,7 @@ def train_cell(
         train_seeds(windows, config, params.train, params.seeds, device, eval_batch, group)
         return
 
-    from loadforecast import tracking  # MLflow is imported only by the stages that log
-    from loadforecast.tracking import pyfunc
+    from loadforecast.tracking.training import tracked_training  # MLflow: only if logging
 
     repo.track(params.project.name)
 
@@ -118,8 +114,7 @@ def train_cell(
         states, calibration = [t.state for t in trained], [t.calibration for t in trained]
         return Forecaster(recipe, states, [t.seed for t in trained], calibration=calibration)
 
-    example = recent_readings(windows, windows.spec.reach, config.horizons)
-    shared = {
+    settings = {
         "model": args.cell,
         "device": str(device),
         "processes": group.size,
@@ -129,44 +124,28 @@ def train_cell(
         "val_windows": len(windows.split("val")),
         **{f"train.{k}": v for k, v in params.train.model_dump().items()},
     }
-    run_ids, summaries = [], {}
-    # The cell's run: its seeds' averaged forecast, with each seed's run nested under it.
-    with tracking.start_run(run_name=args.cell) as cell_run:
-        tracking.mlflow.log_params({**shared, "seeds": ",".join(map(str, params.seeds))})
-        tracking.log_dataset(args.windows)
-        trained_seeds = train_seeds(
-            windows, config, params.train, params.seeds, device, eval_batch, group
-        )
-        for trained_seed in trained_seeds:
-            seed = trained_seed.seed
-            name = f"{args.cell}-seed{seed}"
-            with tracking.start_run(run_name=name, nested=True) as run:
-                tracking.mlflow.log_params({**shared, "seed": seed})
-                tracking.log_dataset(args.windows)
-                for record in trained_seed.history:
-                    metrics = {CURVES.get(k, k): v for k, v in record.items() if k != "epoch"}
-                    tracking.mlflow.log_metrics(metrics, step=int(record["epoch"]))
-                seed_val = val_smape(windows, [trained_seed])
-                summaries[f"seed{seed}"] = seed_summary(
-                    trained_seed.history, seed_val, trained_seed.seconds, device, group
-                )
-                tracking.mlflow.log_metrics({"train_seconds": trained_seed.seconds} | seed_val)
-                run_ids.append(run.info.run_id)
-                pyfunc.log_model(forecaster_of(name, [trained_seed]), example)
-        averaged = val_smape(windows, trained_seeds)
-        total_seconds = sum(s["train_seconds"] for s in summaries.values())
-        tracking.mlflow.log_metrics(averaged | {"train_seconds": total_seconds})
-        name = f"{args.cell} (seeds {', '.join(map(str, params.seeds))})"
-        trained = forecaster_of(name, trained_seeds)
-        pyfunc.log_model(trained, example)
-
+    trained_seeds, trained = tracked_training(
+        args.cell,
+        params.seeds,
+        settings,
+        args.windows,
+        windows,
+        lambda: train_seeds(windows, config, params.train, params.seeds, device, eval_batch, group),
+        forecaster_of,
+        recent_readings(windows, windows.spec.reach, config.horizons),
+    )
+    summaries = {
+        f"seed{t.seed}": seed_summary(t.history, val_smape(windows, [t]), t.seconds, device, group)
+        for t in trained_seeds
+    }
+    averaged = val_smape(windows, trained_seeds)
+    total_seconds = sum(s["train_seconds"] for s in summaries.values())
     figures = selection_figures(summaries)
     naive = naive_validation_smape(windows)
     if "val_smape" in figures:
         trained.validation = {"val_smape": figures["val_smape"], "naive": naive}
         if naive:
             figures["val_smape_best_naive"] = min(naive.values())
-    trained.runs = {"cell": cell_run.info.run_id, "seeds": run_ids}
     trained.save(args.model)
     with atomic_path(args.history) as tmp:
         tmp.mkdir()
