@@ -3,7 +3,7 @@ utility's data science team would train it, scored as `evaluate` scores against 
 
     python -m benchmarks.single_series --pjm AEP DOM --span 8760 --seeds 42 \
         --output benchmarks/results/single-series-cpu-YYYYMMDD.json
-    python -m benchmarks.single_series --utility --output ...
+    python -m benchmarks.single_series --utility --set train.hidden_size=64 --output ...
 
 `--pjm`: each named PJM region alone on its last `--span` hours of readings (8,760: a year;
 2,016: 12 weeks), US holidays. `--utility`: the utility's half-hourly demand of
@@ -12,7 +12,9 @@ its temperature as a `known` covariate and once without it. Each series runs the
 steps, as the stages do: clean, calendar, windows, train every seed of both cells (with the
 calibration of their quantiles on the validation part), then the one-hour table, the day-ahead
 tables at 23:00 and 10:00 and their intervals, calibrated and not (`evaluate`'s figures), and
-each predictor's validation sMAPE.
+each predictor's validation figures (one hour, and the day-ahead tables of the validation days):
+the ones to choose a recipe on. `--set section.key=value` changes params.yaml's recipe, as
+`dvc exp run -S` does.
 """
 
 from __future__ import annotations

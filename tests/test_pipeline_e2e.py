@@ -12,6 +12,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import mlflow
@@ -80,21 +81,43 @@ OWN_DATA = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def experiments(repo) -> dict[str, str]:
-    """Four experiments on the built project, and what each printed: a changed learning rate
-    (in the workspace), one epoch with two training processes, the study preset and a user's
-    own long table in another time zone (--temp)."""
-    one_epoch = ["-S", "train.epochs=1", "-S", "train.processes=2"]
-    study = (REPO / "presets/study.txt").read_text().split()
-    study += ["-S", "train.hidden_size=8", "-S", "train.batch_size=64", "-S", "seeds=[1]"]
+def experiment_args(name: str, repo: Path) -> list[str]:
+    """The settings of each experiment: a changed learning rate, one epoch with two training
+    processes, the study preset, and a user's own long table in another time zone."""
+    if name == "lr-up":
+        return ["-S", "train.lr=0.01"]
+    if name == "one-epoch":
+        return ["-S", "train.epochs=1", "-S", "train.processes=2"]
+    if name == "study":
+        study = (REPO / "presets/study.txt").read_text().split()
+        return [*study, "-S", "train.hidden_size=8", "-S", "train.batch_size=64", "-S", "seeds=[1]"]
     users_table(repo.parent / "mine.csv")
-    own = [*OWN_DATA, "-S", f"data.path={repo.parent / 'mine.csv'}"]
+    return [*OWN_DATA, "-S", f"data.path={repo.parent / 'mine.csv'}"]
+
+
+@pytest.fixture(scope="module")
+def experiment(repo) -> Callable[[str], str]:
+    """Runs a named experiment (`experiment_args`) on the built project (--temp) the first time
+    a test asks for it, and returns what it printed; `experiment.ran` lists those run, in order,
+    so that each test pays only for the experiments it needs."""
+    logs: dict[str, str] = {}
+
+    def run_once(name: str) -> str:
+        if name not in logs:
+            logs[name] = dvc(repo, "exp", "run", "--temp", "-n", name, *experiment_args(name, repo))
+        return logs[name]
+
+    run_once.ran = logs
+    return run_once
+
+
+def shown_experiments(repo: Path) -> dict[str, dict]:
+    """`dvc exp show`'s data of each experiment, by name."""
+    shown = json.loads(dvc(repo, "exp", "show", "--json"))
     return {
-        "lr-up": dvc(repo, "exp", "run", "-n", "lr-up", "-S", "train.lr=0.01"),
-        "one-epoch": dvc(repo, "exp", "run", "--temp", "-n", "one-epoch", *one_epoch),
-        "study": dvc(repo, "exp", "run", "--temp", "-n", "study", *study),
-        "own-data": dvc(repo, "exp", "run", "--temp", "-n", "own-data", *own),
+        exp["name"]: exp["revs"][0]["data"]
+        for baseline in shown
+        for exp in (baseline.get("experiments") or [])
     }
 
 
@@ -196,47 +219,36 @@ def test_second_repro_runs_nothing(repo):
     assert "Data and pipelines are up to date" in log
 
 
-def test_experiment_reruns_only_affected_stages(repo, experiments):
-    log = experiments["lr-up"]
+def test_experiment_reruns_only_affected_stages(repo, experiment):
+    log = experiment("lr-up")
     assert "Running stage 'train@gru'" in log and "Running stage 'evaluate'" in log
     assert "Running stage 'ingest'" not in log and "Running stage 'window'" not in log
     # The study preset changes the features and windows: they rerun.
-    log = experiments["study"]
+    log = experiment("study")
     assert "Running stage 'features'" in log and "Running stage 'window'" in log
-    shown = json.loads(dvc(repo, "exp", "show", "--json"))
-    experiments = {
-        exp["name"]: exp["revs"][0]["data"]
-        for baseline in shown
-        for exp in (baseline.get("experiments") or [])
-    }
-    assert {"lr-up", "one-epoch", "study", "own-data"} <= set(experiments)
+    experiments = shown_experiments(repo)
+    assert {"lr-up", "study"} <= set(experiments)
     params = experiments["lr-up"]["params"]["params.yaml"]["data"]
     assert params["train"]["lr"] == 0.01
-    one_epoch = experiments["one-epoch"]["metrics"]
+    lr_up = experiments["lr-up"]["metrics"]
     # Only the figures an experiment is judged by are DVC metrics: the table stays narrow.
-    assert set(one_epoch) == {
+    assert set(lr_up) == {
         "metrics/evaluate.json",
         "metrics/train_gru.json",
         "metrics/train_lstm.json",
     }
-    assert "gru" in one_epoch["metrics/evaluate.json"]["data"]["test_smape"]
+    assert "gru" in lr_up["metrics/evaluate.json"]["data"]["test_smape"]
     study = experiments["study"]["params"]["params.yaml"]["data"]
     assert (study["window"]["lags"], study["train"]["target"]) == ([], "level")
     study_eval = experiments["study"]["metrics"]["metrics/evaluate.json"]["data"]
     assert "same_hour_last_week" not in study_eval["test_smape"]  # beyond the study's 90 hours
 
 
-def test_a_users_long_table_in_another_zone_goes_through_with_no_code_change(repo, experiments):
-    log = experiments["own-data"]
+def test_a_users_long_table_in_another_zone_goes_through_with_no_code_change(repo, experiment):
+    log = experiment("own-data")
     for stage in ("acquire", "ingest", "features", "window", "train@gru", "evaluate"):
         assert f"Running stage '{stage}'" in log
-    shown = json.loads(dvc(repo, "exp", "show", "--json"))
-    (own,) = [
-        exp["revs"][0]["data"]
-        for baseline in shown
-        for exp in (baseline.get("experiments") or [])
-        if exp["name"] == "own-data"
-    ]
+    own = shown_experiments(repo)["own-data"]
     data = own["params"]["params.yaml"]["data"]["data"]
     assert data["timezone"] == "Europe/London"
     assert data["covariates"] == {"temp_forecast_c": "known", "comment": "ignored"}
@@ -252,7 +264,9 @@ def store(repo):
         yield client
 
 
-def test_mlflow_holds_every_predictor_as_a_run_with_its_tags(repo, experiments, store):
+def test_mlflow_holds_every_predictor_as_a_run_with_its_tags(repo, experiment, store):
+    for name in ("lr-up", "one-epoch", "study"):
+        experiment(name)
     client = store
     experiment = client.get_experiment_by_name("pjm-load-forecasting")
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # runs table
@@ -264,14 +278,16 @@ def test_mlflow_holds_every_predictor_as_a_run_with_its_tags(repo, experiments, 
     cell_runs = [r for r in runs if r.data.params.get("seeds")]
     seed_runs = [r for r in runs if "seed" in r.data.params]
     baseline_runs = [r for r in runs if r.data.params.get("kind") == "baseline"]
-    # Per cell: the repro, the workspace exp and the first --temp exp with 2 seeds each, and the
-    # study preset with one; each cell run holds its seeds' runs.
-    assert len(cell_runs) == 2 * 4
-    assert len(seed_runs) == 2 * (3 * len(SEEDS) + 1)
+    # Per cell: the repro and each experiment of this project (own-data is another's); the
+    # study preset trains one seed, the others two; each cell run holds its seeds' runs.
+    ran = [name for name in experiment.ran if name != "own-data"]
+    assert len(cell_runs) == 2 * (1 + len(ran))
+    assert len(seed_runs) == 2 * sum(1 if name == "study" else len(SEEDS) for name in ["", *ran])
     parents = {r.info.run_id for r in cell_runs}
     assert all(r.data.tags["mlflow.parentRunId"] in parents for r in seed_runs)
     # Every baseline, each evaluate: a run with the models' metric names, nothing copied.
-    assert len(baseline_runs) == 5 * 3 + 4  # the study's 90 hours have no same hour last week
+    # the study's 90 hours have no same hour last week
+    assert len(baseline_runs) == sum(4 if name == "study" else 5 for name in ["", *ran])
     shared = {"test_smape", "test_mae", *(f"test_smape/{r}" for r in REGIONS)}
     head = run(repo, "git", "rev-parse", "HEAD").strip()
     digest = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]["window"]["outs"][0]["md5"]
@@ -314,19 +330,22 @@ def test_mlflow_holds_every_predictor_as_a_run_with_its_tags(repo, experiments, 
     )
 
 
-def test_each_evaluate_registers_a_challenger_per_cell(repo, experiments, store):
+def test_each_evaluate_registers_a_challenger_per_cell(repo, experiment, store):
+    experiment("study")
+    ran = [name for name in experiment.ran if name != "own-data"]
     client = store
     for cell in ("gru", "lstm"):
         name = f"pjm-load-{cell}"
         versions = client.search_model_versions(f"name = '{name}'")
-        assert len(versions) == 4  # the repro and the three experiments
+        assert len(versions) == 1 + len(ran)  # the repro and each experiment of this project
         challenger = client.get_model_version_by_alias(name, "challenger")
         assert int(challenger.version) == max(int(v.version) for v in versions)
-        assert challenger.tags["dvc_experiment"] == "study"  # the last one run
-        run = client.get_run(challenger.run_id)
+        assert challenger.tags["dvc_experiment"] == ran[-1]  # the last one run
+        (study,) = [v for v in versions if v.tags["dvc_experiment"] == "study"]
+        run = client.get_run(study.run_id)
         assert run.data.params["model"] == cell and "seeds" in run.data.params
         assert "val_smape" not in run.data.metrics  # the study preset: no validation part
-        assert float(challenger.tags["test_smape"]) == pytest.approx(
+        assert float(study.tags["test_smape"]) == pytest.approx(
             run.data.metrics["test_smape"], 1e-3
         )
         first = client.get_model_version(name, "1")  # the workspace's repro
@@ -558,10 +577,11 @@ def test_the_forecast_command_refuses_bad_input_with_one_line(
     assert failures == []
 
 
-def test_promote_refuses_a_version_trained_on_other_windows(repo, experiments, store):
+def test_promote_refuses_a_version_trained_on_other_windows(repo, experiment, store):
     """The study preset windows the data otherwise: its validation figures do not compare with
     the workspace's, so `loadforecast promote` refuses it over the workspace's champion, unless
     `--force`."""
+    experiment("study")
     versions = store.search_model_versions("name = 'pjm-load-lstm'")
     by_experiment = {v.tags["dvc_experiment"]: str(v.version) for v in versions}
     run(repo, "loadforecast", "promote", "pjm-load-lstm", by_experiment["workspace"])
