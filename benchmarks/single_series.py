@@ -168,6 +168,8 @@ def with_changes(params: Params, changes: list[str]) -> Params:
     for change in changes:
         key, _, value = change.partition("=")
         section, _, name = key.partition(".")
+        if not name or not value:
+            raise LoadForecastError(f"--set {change}: expected section.key=value")
         changed = getattr(params, section).changed(**{name: yaml.safe_load(value)})
         params = params.model_copy(update={section: changed})
     return params
@@ -181,7 +183,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", help="default: params.yaml's")
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
-        "--set", nargs="*", default=[], metavar="SECTION.KEY=VALUE", help="as dvc exp run -S"
+        "--set",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="as dvc exp run -S",
     )
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args()

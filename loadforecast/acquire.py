@@ -21,7 +21,8 @@ def missing_regions(directory: Path, regions: Iterable[str]) -> list[str]:
 
 
 def copy_regions(source: Path, target: Path, regions: Iterable[str]) -> None:
-    """Copy each region's file from `source` into `target`, each file atomically."""
+    """Copy each region's file from `source` into `target`, each file atomically; name the
+    regions `source` has no file of."""
     absent = missing_regions(source, regions)
     if absent:
         raise LoadForecastError(
@@ -70,7 +71,7 @@ def fill_regions(
         if source.is_dir():
             copy_regions(source, raw_dir, absent)
             return str(source)
-        log.warning("%s is not a directory; trying Kaggle", source)
+        log.warning("the source directory %s is not a directory; trying Kaggle", source)
     try:
         downloaded = download_kaggle(kaggle_dataset)
     except Exception as err:  # no kagglehub, no credentials or no network: say how to go on

@@ -167,9 +167,6 @@ def network_forecasts(
     zero state); `series` needs the known inputs of those hours only. A decoder's quantiles are
     `quantiles.ordered` (the first hour's median is the one-hour head's); a network without one
     forecasts the next hour only, its level the median."""
-    if len(rows) == 0:
-        levels = len(models[0].config.levels)
-        return np.zeros((len(models), 0, hours, levels), dtype=np.float32)
     return np.stack(
         [_forecast(m, series, rows, spec, hours, batch_size, precision) for m in models]
     )
@@ -189,7 +186,7 @@ def _forecast(
     if not 1 <= hours <= config.horizons:
         raise ValueError(f"hours = {hours}: the network forecasts 1 to {config.horizons}")
     parts = [torch.empty(0, hours, len(config.levels), device=series.device)]
-    for chunk in rows.split(batch_size):
+    for chunk in rows.split(batch_size) if len(rows) else ():  # no network run on no rows
         inputs = gather(series, chunk, spec)[0]
         with autocast(series.device, precision):
             outputs = model.encode(inputs)

@@ -296,7 +296,13 @@ def train_model(
     generator = torch.Generator(device=device).manual_seed(seed)
     batch_size, passes = fit_budget(sequences, params)
     if passes > 1 and group.leader:
-        log.info("a small series: %d passes per epoch in batches of %d", passes, batch_size)
+        log.info(
+            "a small series: %d passes over the training part per epoch in batches of %d, for "
+            "%d optimizer steps at least",
+            passes,
+            batch_size,
+            params.min_steps,
+        )
     epochs = [epoch_ends(sequences, generator, passes) for _ in range(params.epochs)]
     if group.size > 1:  # the same batches everywhere, whatever each device's generator does
         for ends in epochs:
@@ -333,6 +339,8 @@ def train_model(
             log.info("%s", record)
         history.append(record)
         if params.patience and best.epoch and epoch - best.epoch >= params.patience:
+            if group.leader:
+                log.info("no validation improvement for %d epochs: stopping", params.patience)
             break
     best.restore(model)
     if best.epoch and group.leader:
@@ -341,8 +349,11 @@ def train_model(
 
 
 def check_training_labels(sequences: Sequences, params: TrainParams) -> None:
+    """Refuse a training part too short to hold one sequence."""
     if sequences.labels("train") == 0:
-        of_chunks = f" of {params.chunk_hours} consecutive hours" if sequences.phase else ""
+        of_chunks = (
+            f" of {params.chunk_hours} consecutive hours (a chunk)" if sequences.phase else ""
+        )
         raise LoadForecastError(
             f"no training windows{of_chunks}: give more history, or shorter windows and chunks"
         )

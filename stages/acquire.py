@@ -19,7 +19,6 @@ from stages.params import DataParams, load_params
 from stages.repo import user_repo_root
 
 log = logging.getLogger(__name__)
-KEYS = "data.source_dir, data.regions and data.kaggle_dataset in params.yaml"
 
 
 def acquire(params: DataParams, raw_dir: Path, repo_root: Path) -> str:
@@ -37,7 +36,8 @@ def acquire(params: DataParams, raw_dir: Path, repo_root: Path) -> str:
     try:
         return fill_regions(raw_dir, params.regions, source, params.kaggle_dataset)
     except LoadForecastError as err:
-        raise LoadForecastError(f"{err} (the source directory and regions: {KEYS})") from err
+        keys = "data.source_dir, data.regions and data.kaggle_dataset in params.yaml"
+        raise LoadForecastError(f"{err}\nThe settings: {keys}.") from err
 
 
 def main() -> None:

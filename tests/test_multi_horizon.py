@@ -14,6 +14,7 @@ import torch
 from loadforecast.errors import LoadForecastError
 from loadforecast.forecaster import Forecaster, Recipe, network_forecasts
 from loadforecast.model import RNNForecaster
+from loadforecast.quantiles import next_hour
 from loadforecast.readings import recent_readings
 from loadforecast.scaling import LOAD_COLUMN
 from loadforecast.training import Sequences, pinball_loss, train_model
@@ -36,7 +37,7 @@ def forecast_horizons(model, series, rows, spec, hours: int | None = None) -> np
 
 def one_hour(model, series, rows, spec) -> np.ndarray:
     """One network's scaled forecasts of the next hour (its median)."""
-    return network_forecasts([model], series, rows, spec, 1, 64)[0, :, 0, model.config.median]
+    return next_hour(network_forecasts([model], series, rows, spec, 1, 64), model.config.median)[0]
 
 
 @pytest.fixture(scope="module")

@@ -268,9 +268,10 @@ def test_mlflow_holds_every_predictor_as_a_run_with_its_tags(repo, experiment, s
     for name in ("lr-up", "one-epoch", "study"):
         experiment(name)
     client = store
-    experiment = client.get_experiment_by_name("pjm-load-forecasting")
-    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # runs table
-    runs = client.search_runs([experiment.experiment_id])
+    ran = [name for name in experiment.ran if name != "own-data"]  # own-data: another project
+    project = client.get_experiment_by_name("pjm-load-forecasting")
+    assert project.tags["mlflow.experimentKind"] == "custom_model_development"  # runs table
+    runs = client.search_runs([project.experiment_id])
     stages = {r.info.run_id: r.data.tags["dvc.stage"] for r in runs}
     ingest_runs = [r for r in runs if stages[r.info.run_id] == "ingest"]
     assert len(ingest_runs) == 1  # the experiments did not rerun ingest
@@ -280,7 +281,6 @@ def test_mlflow_holds_every_predictor_as_a_run_with_its_tags(repo, experiment, s
     baseline_runs = [r for r in runs if r.data.params.get("kind") == "baseline"]
     # Per cell: the repro and each experiment of this project (own-data is another's); the
     # study preset trains one seed, the others two; each cell run holds its seeds' runs.
-    ran = [name for name in experiment.ran if name != "own-data"]
     assert len(cell_runs) == 2 * (1 + len(ran))
     assert len(seed_runs) == 2 * sum(1 if name == "study" else len(SEEDS) for name in ["", *ran])
     parents = {r.info.run_id for r in cell_runs}

@@ -48,7 +48,7 @@ def tracked_training(
                 tracking.mlflow.log_metrics(figures)
                 run_ids.append(run.info.run_id)
                 pyfunc.log_model(forecaster_of(name, [seed]), example)
-        total = sum(seed.seconds for seed in trained)
+        total = sum(round(seed.seconds, 2) for seed in trained)  # as metrics/train_<cell>.json
         tracking.mlflow.log_metrics({"train_seconds": total} | val_smape(windows, trained))
         forecaster = forecaster_of(f"{cell} (seeds {', '.join(map(str, seeds))})", trained)
         pyfunc.log_model(forecaster, example)
