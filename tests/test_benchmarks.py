@@ -14,6 +14,7 @@ from tests import REPO
 from tests.synthetic import load_series, write_region_csv
 
 
+@pytest.mark.slow  # a benchmark command end to end, in a process of its own
 def test_training_benchmark_reports_both_loops_and_the_spread_over_seeds(benchmark, tmp_path):
     data = tmp_path / "raw"
     for i, region in enumerate(("AAA", "BBB")):
@@ -83,6 +84,7 @@ def test_recorded_command_leaves_out_absolute_paths(monkeypatch):
     )
 
 
+@pytest.mark.slow  # a benchmark command end to end, in a process of its own
 def test_time_to_accuracy_benchmark_runs_both_objectives_on_the_same_windows(benchmark, tmp_path):
     data = tmp_path / "raw"
     for i, region in enumerate(("AAA", "BBB")):
@@ -104,6 +106,7 @@ def test_time_to_accuracy_benchmark_runs_both_objectives_on_the_same_windows(ben
     assert lstm["epoch_speedup"] > 0 and "<path>" in report["command"]
 
 
+@pytest.mark.slow  # a benchmark command end to end, in a process of its own
 def test_many_series_benchmark_times_each_data_stage(tmp_path):
     import subprocess
 
@@ -120,6 +123,21 @@ def test_many_series_benchmark_times_each_data_stage(tmp_path):
         assert set(run["stages"]) == {"ingest", "features", "window"}
         for figures in run["stages"].values():
             assert figures["seconds"] > 0 and figures["peak_mib"] > 0
+
+
+def test_single_series_changes_the_recipe_as_dvc_exp_run_does():
+    from benchmarks.single_series import with_changes
+    from loadforecast.errors import LoadForecastError
+    from stages.params import load_params
+
+    params = load_params(REPO / "params.yaml")
+    changed = with_changes(params, ["train.hidden_size=64", "window.lags=[24]"])
+    assert (changed.train.hidden_size, changed.window.lags) == (64, [24])
+    assert changed.train.lr == params.train.lr and params.train.hidden_size != 64
+    with pytest.raises(LoadForecastError, match=r"expected section\.key=value"):
+        with_changes(params, ["seeds=[1]"])
+    with pytest.raises(ValueError, match="hidden_size"):  # validated as params.yaml is
+        with_changes(params, ["train.hidden_size=-1"])
 
 
 def test_a_users_generated_table_is_read_back_in_its_own_zone(tmp_path):
