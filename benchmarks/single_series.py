@@ -8,7 +8,8 @@ utility's data science team would train it, scored as `evaluate` scores against 
 `--pjm`: each named PJM region alone on its last `--span` hours of readings (8,760: a year;
 2,016: 12 weeks), US holidays. `--utility`: the utility's half-hourly demand of
 `../shared/data/utility-year/` (hourly means, Australia/Brisbane, holidays of AU-VIC), once with
-its temperature as a `known` covariate and once without it. Each series runs the library's own
+its temperature as a `known` covariate and once without it (`--utility temperature_known`: the
+first only). Each series runs the library's own
 steps, as the stages do: clean, calendar, windows, train every seed of both cells (with the
 calibration of their quantiles on the validation part), then the one-hour table, the day-ahead
 tables at 23:00 and 10:00 and their intervals, calibrated and not (`evaluate`'s figures), and
@@ -149,12 +150,16 @@ def pjm_runs(regions: list[str], span: int, params: Params, seeds, device) -> di
     return runs
 
 
-def utility_runs(params: Params, seeds, device) -> dict:
+UTILITY_RUNS = {"temperature_known": {"temp_c": "known"}, "no_temperature": {}}
+
+
+def utility_runs(params: Params, seeds, device, names: list[str]) -> dict:
     path = SHARED / "utility-year" / "demand_temperature.csv"
     table = hourly_table(read_readings([path], UTILITY), params, UTILITY.frequency)
     calendar = params.features.changed(**UTILITY_CALENDAR)
     runs = {}
-    for name, covariates in (("temperature_known", {"temp_c": "known"}), ("no_temperature", {})):
+    for name in names:
+        covariates = UTILITY_RUNS[name]
         kept = table if covariates else table.drop(columns="temp_c")
         roles = {"temp_c": "ignored", "workday": "ignored"} | covariates
         readings = UTILITY.changed(covariates=roles)
@@ -179,7 +184,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pjm", nargs="*", default=[], metavar="REGION")
     parser.add_argument("--span", type=int, default=8760, help="hours of each PJM region")
-    parser.add_argument("--utility", action="store_true")
+    parser.add_argument(
+        "--utility",
+        nargs="*",
+        choices=list(UTILITY_RUNS),
+        help="the utility's year: with its temperature, without it (no name: both)",
+    )
     parser.add_argument("--seeds", type=int, nargs="+", help="default: params.yaml's")
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
@@ -210,8 +220,9 @@ def main() -> None:
     if args.pjm:
         result["pjm"] = pjm_runs(args.pjm, args.span, params, seeds, device)
         result["pjm_span_hours"] = args.span
-    if args.utility:
-        result["utility"] = utility_runs(params, seeds, device)
+    if args.utility is not None:
+        names = args.utility or list(UTILITY_RUNS)
+        result["utility"] = utility_runs(params, seeds, device, names)
     result["seconds"] = round(time.perf_counter() - started, 1)
     write_json(args.output, result)
     print(np.round(time.perf_counter() - started, 1), "s ->", args.output)
