@@ -11,11 +11,11 @@ utility's data science team would train it, scored as `evaluate` scores against 
 its temperature as a `known` covariate and once without it (`--utility temperature_known`: the
 first only). Each series runs the library's own
 steps, as the stages do: clean, calendar, windows, train every seed of both cells (with the
-calibration of their quantiles on the validation part), then the one-hour table, the day-ahead
-tables at 23:00 and 10:00 and their intervals, calibrated and not (`evaluate`'s figures), and
-each predictor's validation figures (one hour, and the day-ahead tables of the validation days):
-the ones to choose a recipe on. `--set section.key=value` changes params.yaml's recipe, as
-`dvc exp run -S` does.
+calibration of their quantiles on the validation part), then the one-hour table,
+the day-ahead tables at 23:00 and 10:00 and their intervals, calibrated and not (`evaluate`'s
+figures), and each predictor's validation figures (one hour, and the day-ahead tables of the
+validation days): the ones to choose a recipe on. `--set section.key=value` changes
+params.yaml's recipe, as `dvc exp run -S` does.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from loadforecast.forecaster import Forecaster, Recipe
 from loadforecast.metrics import predictions_frame, score, seed_column, validation_smape
 from loadforecast.model import select_device
 from loadforecast.quantiles import average_seeds
-from loadforecast.seeds import train_seeds, val_smape
+from loadforecast.seeds import train_seeds, trained_forecaster, val_smape
 from loadforecast.training import best_record, model_config
 from loadforecast.windows import build_windows
 from stages.params import Params, load_params
@@ -95,9 +95,8 @@ def figures(
         config = model_config(cell, windows, train)
         trained = train_seeds(windows, config, train, seeds, device, batch)
         recipe = Recipe.for_windows(cell, config, windows, params.ingest, calendar, readings)
-        states, calibration = [t.state for t in trained], [t.calibration for t in trained]
-        forecasters[cell] = Forecaster(recipe, states, seeds, device, calibration=calibration)
-        plain[cell] = Forecaster(recipe, states, seeds, device)
+        forecasters[cell] = trained_forecaster(recipe, trained, windows, device)
+        plain[cell] = Forecaster(recipe, forecasters[cell].states, seeds, device)
         seed_columns[cell] = [seed_column(cell, s) for s in seeds]
         per_seed = forecasters[cell].next_hour(series, rows, regions, batch)
         scaled |= dict(zip(seed_columns[cell], per_seed, strict=True))

@@ -34,11 +34,11 @@ from loadforecast.calendar import add_time_features
 from loadforecast.cleaning import clean_series
 from loadforecast.errors import run_command
 from loadforecast.files import atomic_path, write_json
-from loadforecast.forecaster import Forecaster, Recipe
+from loadforecast.forecaster import Recipe
 from loadforecast.metrics import predictions_frame, score, seed_column
 from loadforecast.model import select_device
 from loadforecast.quantiles import average_seeds
-from loadforecast.seeds import train_seeds, val_smape
+from loadforecast.seeds import train_seeds, trained_forecaster, val_smape
 from loadforecast.training import model_config
 from loadforecast.windows import build_windows
 from stages.params import load_params
@@ -118,11 +118,7 @@ def evaluate(weeks: int, params, device: torch.device) -> dict:
         recipe = Recipe.for_windows(
             cell, config, windows, params.ingest, params.features, params.data.readings
         )
-        calibration = [s.calibration for s in seeds]
-        states = [s.state for s in seeds]
-        forecasters[cell] = Forecaster(
-            recipe, states, params.seeds, device, calibration=calibration
-        )
+        forecasters[cell] = trained_forecaster(recipe, seeds, windows, device)
         seed_columns[cell] = [seed_column(cell, s) for s in params.seeds]
         per_seed = forecasters[cell].next_hour(torch_series, rows, test["region"].to_numpy())
         scaled |= dict(zip(seed_columns[cell], per_seed, strict=True))

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from loadforecast.checks import CHECKS, ReadingChecks
 from loadforecast.data import read_readings
 from loadforecast.errors import LoadForecastError, run_command
 from loadforecast.files import atomic_path
@@ -101,11 +102,15 @@ def forecast(args: argparse.Namespace) -> None:
     else:
         forecaster = mlflow_forecaster(args.model)
     readings = read_readings(args.readings, forecaster.recipe.readings)
+    checks = ReadingChecks(
+        frozenset(args.fallback), args.flat_hours, args.issued_at, args.max_age_hours
+    )
     if args.next_day:
         reach = forecaster.recipe.config.horizons
-        table = only_next_day(forecaster.forecast(readings, reach, args.quantiles), reach)
+        table = forecaster.forecast(readings, reach, args.quantiles, checks)
+        table = only_next_day(table, reach)
     else:
-        table = forecaster.forecast(readings, hours, args.quantiles)
+        table = forecaster.forecast(readings, hours, args.quantiles, checks)
     with atomic_path(args.output) as tmp:
         table.to_csv(tmp, index=False)
     print(f"model: {table['model'].iloc[0]}")  # one model made every row
@@ -148,6 +153,24 @@ def parser() -> argparse.ArgumentParser:
         metavar="LEVEL",
         help="of a multi-horizon model: the quantiles to give (default: all it was trained for)",
     )
+    on.add_argument(
+        "--fallback",
+        nargs="+",
+        default=[],
+        choices=CHECKS,
+        metavar="CHECK",
+        help=f"checks of the readings ({', '.join(CHECKS)}) that, failed, forecast the region "
+        "from the same hour last week (its quality column says so) instead of refusing",
+    )
+    on.add_argument(
+        "--flat-hours", type=int, default=24, help="identical hourly loads that are a stuck meter"
+    )
+    on.add_argument(
+        "--issued-at",
+        help="the issue time (now, or a time: naive in the model's time zone, or with a UTC "
+        "offset): readings older than --max-age-hours before it are stale",
+    )
+    on.add_argument("--max-age-hours", type=float, default=2.0)
     on.add_argument("--output", type=Path, default=Path("forecast.csv"))
     on.set_defaults(run=forecast)
     up = commands.add_parser("promote", help="point a registered model's champion at a version")

@@ -21,7 +21,7 @@ import torch
 from loadforecast.baselines import Predictor, multi_hour
 from loadforecast.forecaster import BATCH_SIZE, Forecaster
 from loadforecast.metrics import quantile_scores, seed_column, smape, spread
-from loadforecast.quantiles import POINT, average_seeds, median_index, quantile_name, to_megawatts
+from loadforecast.quantiles import POINT, median_index, quantile_name, to_megawatts
 from loadforecast.scaling import LOAD_COLUMN
 from loadforecast.windows import Windows, chunk_ends
 
@@ -159,12 +159,11 @@ def issue_forecasts(
         config = forecaster.recipe.config
         if not config.multi_horizon:
             continue
-        per_seed = forecaster.forecast_rows(
+        scaled[cell], per_seed = forecaster.forecast_rows(
             series, rows, origins["region"].to_numpy(), issue.hours, batch_size, precision
         )
         columns = [seed_column(cell, seed) for seed in forecaster.seeds]
         scaled |= dict(zip(columns, per_seed, strict=True))
-        scaled[cell] = average_seeds(per_seed)
         levels |= dict.fromkeys([*columns, cell], config.quantiles)
     scaled |= multi_hour(baselines or {}, windows, origins, issue.hours)
     return scaled, levels

@@ -15,6 +15,7 @@ is refused: the network has never seen its level.
 from __future__ import annotations
 
 import copy
+import logging
 import pickle
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -25,6 +26,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from loadforecast.checks import (
+    Guard,
+    ReadingChecks,
+    failed_checks,
+    local_checks,
+    same_hour_last_week,
+)
 from loadforecast.config import FeaturesParams, IngestParams, ReadingsParams
 from loadforecast.data import PJM_READINGS
 from loadforecast.errors import LoadForecastError
@@ -32,9 +40,11 @@ from loadforecast.files import atomic_path
 from loadforecast.hourly import utc_offsets
 from loadforecast.model import ModelConfig, RNNForecaster, autocast
 from loadforecast.quantiles import average_seeds, calibrated, next_hour, ordered, to_megawatts
-from loadforecast.readings import HOUR, check_readings, model_rows
+from loadforecast.readings import HOUR, check_readings, missing_hours, model_rows
 from loadforecast.scaling import Scalers
 from loadforecast.windows import InputSpec, Windows, gather, gather_horizons
+
+log = logging.getLogger(__name__)
 
 BATCH_SIZE = 1024  # windows per forward pass: the fastest on 2 CPU cores (docs/speed.md)
 
@@ -214,6 +224,8 @@ class Forecaster:
     `naive`), when there was a validation part. `calibration` holds, per seed, each region's
     split-conformal offsets (horizons, levels) of the quantiles, in scaled units, learnt on the
     validation part (`training.calibration_offsets`); a region without any is not shifted.
+    `guards` hold each region's limits for its readings and its fallback's errors
+    (`checks.guards`), learnt on the training part.
     """
 
     def __init__(
@@ -225,12 +237,14 @@ class Forecaster:
         runs: dict[str, Any] | None = None,
         validation: dict[str, Any] | None = None,
         calibration: list[dict[str, np.ndarray]] | None = None,
+        guards: dict[str, Guard] | None = None,
     ) -> None:
         if len(states) != len(seeds):
             raise ValueError(f"{len(states)} networks for {len(seeds)} seeds")
         self.calibration = calibration or [{} for _ in seeds]
         if len(self.calibration) != len(seeds):
             raise ValueError(f"{len(self.calibration)} calibrations for {len(seeds)} seeds")
+        self.guards = guards or {}
         self.recipe, self.states, self.seeds = recipe, states, list(seeds)
         self.device, self.runs = torch.device(device), runs or {}
         self.validation = validation or {}
@@ -254,19 +268,20 @@ class Forecaster:
         hours: int = 1,
         batch_size: int = BATCH_SIZE,
         precision: str = "fp32",
-    ) -> np.ndarray:
-        """Every seed's scaled forecasts (seeds, origins, hours, levels) from `rows`, the origins
-        of `regions` (`network_forecasts`), each seed's quantiles calibrated for its region."""
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The scaled forecasts from `rows`, the origins of `regions` (`network_forecasts`): the
+        seeds' averaged quantiles (origins, hours, levels), which is the forecast, and each
+        seed's own (seeds, origins, hours, levels), each calibrated for its region."""
         spec = self.recipe.spec
-        scaled = network_forecasts(self.models, series, rows, spec, hours, batch_size, precision)
+        per_seed = network_forecasts(self.models, series, rows, spec, hours, batch_size, precision)
         median = self.recipe.config.median
         for seed, offsets in enumerate(self.calibration):
             if offsets:
-                shift = np.zeros(scaled.shape[1:], dtype=scaled.dtype)
+                shift = np.zeros(per_seed.shape[1:], dtype=per_seed.dtype)
                 for region, offset in offsets.items():
                     shift[np.asarray(regions) == region] = np.asarray(offset)[:hours]
-                scaled[seed] = calibrated(scaled[seed], shift, median)
-        return scaled
+                per_seed[seed] = calibrated(per_seed[seed], shift, median)
+        return average_seeds(per_seed), per_seed
 
     def next_hour(
         self,
@@ -277,11 +292,15 @@ class Forecaster:
         precision: str = "fp32",
     ) -> np.ndarray:
         """Every seed's scaled point forecast (seeds, origins) of the hour after each of `rows`."""
-        forecasts = self.forecast_rows(series, rows, regions, 1, batch_size, precision)
-        return next_hour(forecasts, self.recipe.config.median)
+        _, per_seed = self.forecast_rows(series, rows, regions, 1, batch_size, precision)
+        return next_hour(per_seed, self.recipe.config.median)
 
     def forecast(
-        self, readings: pd.DataFrame, hours: int = 1, quantiles: Sequence[float] | None = None
+        self,
+        readings: pd.DataFrame,
+        hours: int = 1,
+        quantiles: Sequence[float] | None = None,
+        checks: ReadingChecks | None = None,
     ) -> pd.DataFrame:
         """Each region's next `hours` hours after its latest reading, in MW: the seeds' averaged
         median as `forecast_mw`, and beside it the `quantiles` asked for (p10, p50, p90; of
@@ -292,45 +311,88 @@ class Forecaster:
         forecast hour is local time, with its UTC offset beside it. A model trained with
         covariates reads them as columns of `readings`: an observed one up to the latest
         reading, a known one also for every hour ahead, in rows after the latest reading whose
-        load_mw is empty."""
+        load_mw is empty.
+
+        Each region's readings pass `checks` first (`loadforecast.checks`): a failed check
+        refuses the forecast, or forecasts that region from the same hour last week, its
+        `quality` saying which checks failed ("fallback: jump"); "ok" otherwise."""
         config = self.recipe.config
         check_hours(hours, config.horizons)
         levels = check_quantiles(quantiles, config.quantiles)
         readings = check_readings(readings, self.recipe.readings)
         if readings["load_mw"].isna().all():
             raise LoadForecastError("readings: no rows with a load")
-        regions, parts, firsts, starts = [], [], [], []
+        checks = local_checks(checks or ReadingChecks(), self.recipe.readings.timezone)
+        if not self.guards:
+            log.warning("%s: saved without its readings' limits: no jump check", self.recipe.name)
+        known = [c for c, role in self.recipe.readings.used_covariates.items() if role == "known"]
+        order, regions, parts, firsts, starts, fallbacks = [], [], [], [], [], {}
         offset = 0
         for region, rows in readings.groupby("region", sort=False):
+            order.append(region)
             rows = rows.drop(columns="region").set_index("timestamp")
             past = rows["load_mw"].notna()
+            loads = rows.loc[past, "load_mw"]
+            hourly = loads.groupby(loads.index.floor("h")).mean()
+            ahead = pd.date_range(hourly.index[-1] + HOUR, periods=hours, freq="h")
+            missing = {name: (missing_hours(rows[~past], name, ahead), ahead) for name in known}
+            guard = self.guards.get(region)
+            failed = failed_checks(hourly, loads.index.max(), missing, region, guard, checks)
+            refused = [line for check, line in failed.items() if check not in checks.fallback]
+            if refused:
+                raise LoadForecastError("; ".join(refused))
+            if failed:
+                for line in failed.values():
+                    log.warning("%s: forecast from the same hour last week", line)
+                fallback = same_hour_last_week(hourly, ahead[0], hours, guard, region)
+                fallbacks[region] = (ahead[0], fallback, f"fallback: {', '.join(failed)}")
+                continue
             scaled, first = model_rows(rows[past], region, self.recipe, hours, rows[~past])
             regions.append(region)
             parts.append(scaled)
             firsts.append(first)
             starts.append(offset + len(scaled) - hours)
             offset += len(scaled)
-        series = torch.from_numpy(np.concatenate(parts)).to(self.device)
-        origins = torch.tensor(starts, device=self.device)
-        scaled = average_seeds(self.forecast_rows(series, origins, np.asarray(regions), hours))
-        megawatts = to_megawatts(scaled, np.asarray(regions), self.recipe.scalers)
+        tables = {}
+        if regions:
+            series = torch.from_numpy(np.concatenate(parts)).to(self.device)
+            origins = torch.tensor(starts, device=self.device)
+            scaled, _ = self.forecast_rows(series, origins, np.asarray(regions), hours)
+            megawatts = to_megawatts(scaled, np.asarray(regions), self.recipe.scalers)
+            for region, first, values in zip(regions, firsts, megawatts, strict=True):
+                tables[region] = self._table(region, first, values, levels, "ok")
+        for region, (first, values, quality) in fallbacks.items():
+            tables[region] = self._table(region, first, values, levels, quality)
+        return pd.concat([tables[region] for region in order], ignore_index=True)
+
+    def _table(
+        self,
+        region: str,
+        first: pd.Timestamp,
+        megawatts: np.ndarray,
+        levels: list[float],
+        quality: str,
+    ) -> pd.DataFrame:
+        """One region's forecast (hours, levels) in MW as the rows `forecast` returns."""
+        config = self.recipe.config
         columns = {
-            name: megawatts[..., i].ravel()
+            name: megawatts[:, i]
             for i, (level, name) in enumerate(
                 zip(config.quantiles, config.quantile_names, strict=True)
             )
             if level in levels
         }
-        stamps = pd.Series([first + k * HOUR for first in firsts for k in range(hours)])
+        stamps = pd.Series(pd.date_range(first, periods=len(megawatts), freq="h"))
         return pd.DataFrame(
             {
-                "region": np.repeat(regions, hours),
+                "region": region,
                 "timestamp": stamps,
                 "utc_offset": utc_offsets(stamps, self.recipe.readings.timezone),
-                "horizon": np.tile(np.arange(1, hours + 1), len(regions)),
-                "forecast_mw": megawatts[..., config.median].ravel(),
+                "horizon": np.arange(1, len(megawatts) + 1),
+                "forecast_mw": megawatts[:, config.median],
                 **columns,
                 "model": self.recipe.name,
+                "quality": quality,
             }
         )
 
@@ -346,6 +408,7 @@ class Forecaster:
                 {region: torch.as_tensor(offset) for region, offset in offsets.items()}
                 for offsets in self.calibration
             ],
+            "guards": {region: asdict(guard) for region, guard in self.guards.items()},
         }
         with atomic_path(path) as tmp:
             torch.save(stored, tmp)
@@ -374,6 +437,10 @@ class Forecaster:
                     for offsets in stored.get("calibration", [])
                 ]
                 or None,
+                {
+                    region: Guard(guard["jump_mw"], tuple(guard["weekly_error_mw"]))
+                    for region, guard in stored.get("guards", {}).items()
+                },
             )
         except (*NOT_OURS, pickle.UnpicklingError) as err:
             raise LoadForecastError(f"{path}: not a saved forecaster of this project") from err

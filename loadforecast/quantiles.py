@@ -1,6 +1,6 @@
 """Everything done to a network's raw outputs before anyone sees them, once: the quantiles of
-each hour sorted so that they never cross, the first hour's median pinned to the one-hour head,
-the seeds' forecasts averaged, and the scaled values put back in megawatts."""
+each hour sorted so that they never cross, the first hour's moved onto the one-hour head's
+forecast, the seeds' forecasts averaged, and the scaled values put back in megawatts."""
 
 from __future__ import annotations
 
@@ -25,12 +25,12 @@ def median_index(levels: Sequence[float]) -> int:
 
 
 def ordered(quantiles: torch.Tensor, next_hour: torch.Tensor, median: int) -> torch.Tensor:
-    """Quantiles (N, H, Q) sorted along Q, the first hour's median replaced by the one-hour
-    head's forecast `next_hour` (N,) and the levels below and above it held on their side."""
+    """Quantiles (N, H, Q) sorted along Q, the first hour's moved with their median onto the
+    one-hour head's forecast `next_hour` (N,): its median is the head's, its spread the
+    decoder's."""
     quantiles = quantiles.sort(dim=-1).values
     first = quantiles[:, 0]
-    first[:, :median] = torch.minimum(first[:, :median], next_hour[:, None])
-    first[:, median + 1 :] = torch.maximum(first[:, median + 1 :], next_hour[:, None])
+    first += (next_hour - first[:, median])[:, None]
     first[:, median] = next_hour
     return quantiles
 
@@ -77,11 +77,17 @@ def conformal_offsets(
 
 
 def calibrated(quantiles: np.ndarray, offsets: np.ndarray, median: int) -> np.ndarray:
-    """Quantiles (origins, hours, levels) shifted by `offsets` (origins or 1, hours, levels),
-    each level held on its side of the median, which stays as it is."""
+    """Quantiles (origins, hours, levels) shifted by `offsets` (origins or 1, hours, levels); a
+    level its shift would take to or across the median keeps its own value, and the median
+    stays as it is."""
     shifted = quantiles + offsets
     point = quantiles[..., median : median + 1]
-    shifted[..., :median] = np.minimum(shifted[..., :median], point)
-    shifted[..., median + 1 :] = np.maximum(shifted[..., median + 1 :], point)
+    below, above = slice(None, median), slice(median + 1, None)
+    shifted[..., below] = np.where(
+        shifted[..., below] < point, shifted[..., below], quantiles[..., below]
+    )
+    shifted[..., above] = np.where(
+        shifted[..., above] > point, shifted[..., above], quantiles[..., above]
+    )
     shifted[..., median] = quantiles[..., median]
     return np.sort(shifted, axis=-1)

@@ -131,7 +131,7 @@ def model_rows(
     future = pd.DataFrame(index=pd.date_range(last + HOUR, periods=hours, freq="h"))
     future["load_mw"] = 0.0
     for name, role in covariates.items():
-        future[name] = known_ahead(ahead, name, future.index, region) if role == "known" else 0.0
+        future[name] = known_ahead(ahead, name, future.index) if role == "known" else 0.0
     recent = recent.astype(np.float32).astype(np.float64)
     frame = pd.concat([recent, future]).reset_index(names="timestamp")
     frame = add_time_features(frame, recipe.calendar)
@@ -139,21 +139,18 @@ def model_rows(
     return scale(values, recipe.scalers[region]), last + HOUR
 
 
-def known_ahead(
-    ahead: pd.DataFrame | None, name: str, hours: pd.DatetimeIndex, region: str
-) -> np.ndarray:
+def missing_hours(ahead: pd.DataFrame, name: str, hours: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """The `hours` (the hours ahead) without a value of known covariate `name` in `ahead`, the
+    request's rows after the latest reading (indexed by local time)."""
+    given = ahead[name].dropna().index.floor("h")
+    return hours[~hours.isin(given)]
+
+
+def known_ahead(ahead: pd.DataFrame | None, name: str, hours: pd.DatetimeIndex) -> np.ndarray:
     """A known covariate's hourly means over `hours` (the hours ahead) from the request's rows
-    after the latest reading, or an error naming the first hour it is missing for."""
+    after the latest reading (NaN where it has none: `checks.failed_checks` refuses those)."""
     given = pd.Series(dtype=np.float64) if ahead is None else ahead[name].dropna()
-    values = given.groupby(given.index.floor("h")).mean().reindex(hours)
-    if values.isna().any():
-        first = values.index[values.isna().to_numpy()][0]
-        raise LoadForecastError(
-            f"region {region!r}: known covariate {name!r} is missing for {first} (hour "
-            f"{hours.get_loc(first) + 1} of the {len(hours)} ahead); give its value for every "
-            "hour ahead, in rows after the latest reading with load_mw empty"
-        )
-    return values.to_numpy(np.float64)
+    return given.groupby(given.index.floor("h")).mean().reindex(hours).to_numpy(np.float64)
 
 
 def recent_readings(windows: Windows, hours: int, ahead: int = 1) -> pd.DataFrame:

@@ -22,9 +22,11 @@ import numpy as np
 import torch
 
 from loadforecast import distributed
+from loadforecast.checks import guards
 from loadforecast.config import TrainParams
 from loadforecast.distributed import Group
 from loadforecast.errors import LoadForecastError
+from loadforecast.forecaster import Forecaster, Recipe
 from loadforecast.metrics import validation_smape
 from loadforecast.model import ModelConfig
 from loadforecast.quantiles import average_seeds
@@ -126,3 +128,17 @@ def train_seeds(
                 f"a process training one of the seeds {seeds} died (out of memory?); "
                 "set train.parallel_seeds: false to train them one after another"
             ) from err
+
+
+def trained_forecaster(
+    recipe: Recipe,
+    trained: list[TrainedSeed],
+    windows: Windows,
+    device: torch.device | str = "cpu",
+) -> Forecaster:
+    """The forecaster of `trained`'s networks with their calibration, and its readings' limits
+    learnt on the training part of `windows` (`checks.guards`)."""
+    states, seeds = [t.state for t in trained], [t.seed for t in trained]
+    calibration = [t.calibration for t in trained]
+    limits = guards(windows, recipe.config.levels)
+    return Forecaster(recipe, states, seeds, device, calibration=calibration, guards=limits)

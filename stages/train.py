@@ -24,7 +24,7 @@ from loadforecast.files import atomic_path, write_json
 from loadforecast.forecaster import Forecaster, Recipe
 from loadforecast.model import CELLS, select_device
 from loadforecast.readings import recent_readings
-from loadforecast.seeds import TrainedSeed, train_seeds, val_smape
+from loadforecast.seeds import TrainedSeed, train_seeds, trained_forecaster, val_smape
 from loadforecast.training import (
     best_record,
     check_coverage,
@@ -111,8 +111,7 @@ def train_cell(
         recipe = Recipe.for_windows(
             name, config, windows, params.ingest, params.features, params.data.readings
         )
-        states, calibration = [t.state for t in trained], [t.calibration for t in trained]
-        return Forecaster(recipe, states, [t.seed for t in trained], calibration=calibration)
+        return trained_forecaster(recipe, trained, windows)
 
     settings = {
         "model": args.cell,

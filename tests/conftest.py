@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from loadforecast.calendar import add_time_features
+from loadforecast.checks import guards
 from loadforecast.data import PJM_READINGS
 from loadforecast.forecaster import Forecaster, Recipe
 from loadforecast.model import ModelConfig, RNNForecaster
@@ -42,7 +43,8 @@ def untrained(windows: Windows, config: ModelConfig) -> Untrained:
                 model.decoder.local_mlp[-1].bias.copy_(torch.tensor([-0.05, 0.0, 0.05]))
         models.append(model)
     recipe = Recipe.for_windows(config.cell, config, windows, POLICY, CALENDAR, PJM_READINGS)
-    return Untrained(windows, models, Forecaster(recipe, [m.state_dict() for m in models], [1, 2]))
+    states, limits = [m.state_dict() for m in models], guards(windows, config.levels)
+    return Untrained(windows, models, Forecaster(recipe, states, [1, 2], guards=limits))
 
 
 def multi_horizon_config(windows: Windows, cell: str = "gru") -> ModelConfig:

@@ -51,10 +51,11 @@ def test_each_shift_is_the_finite_sample_rank_of_the_errors(count, lower_rank, u
     assert offsets[0].tolist() == [lower_rank, 0.0, upper_rank]  # the k-th smallest error is k
 
 
-def test_calibration_never_crosses_the_median() -> None:
-    quantiles = np.array([[[0.0, 1.0, 2.0]]], dtype=np.float32)
-    shifted = calibrated(quantiles, np.array([[[3.0, 0.0, -3.0]]], dtype=np.float32), median=1)
-    assert shifted.tolist() == [[[1.0, 1.0, 1.0]]]
+def test_a_shift_that_would_reach_the_median_leaves_that_level_as_it_was() -> None:
+    quantiles = np.array([[[0.0, 1.0, 2.0], [0.0, 1.0, 2.0]]], dtype=np.float32)
+    offsets = np.array([[[3.0, 0.0, -1.0], [0.5, 0.0, -0.5]]], dtype=np.float32)
+    shifted = calibrated(quantiles, offsets, median=1)
+    assert shifted.tolist() == [[[0.0, 1.0, 2.0], [0.5, 1.0, 1.5]]]  # 3 and 1 would cross
 
 
 def test_no_calibration_origins_leave_the_quantiles_as_they_are() -> None:
@@ -75,8 +76,8 @@ def test_each_region_is_calibrated_to_cover_its_validation_origins(untrained_gru
     series, origins = torch.from_numpy(windows.series), val["label_row"].to_numpy()
     actual = windows.series[origins[:, None] + np.arange(HORIZONS), LOAD_COLUMN]
     regions = val["region"].to_numpy()
-    before = plain.forecast_rows(series, torch.tensor(origins), regions, HORIZONS)[0]
-    after = one.forecast_rows(series, torch.tensor(origins), regions, HORIZONS)[0]
+    before = plain.forecast_rows(series, torch.tensor(origins), regions, HORIZONS)[1][0]
+    after = one.forecast_rows(series, torch.tensor(origins), regions, HORIZONS)[1][0]
     assert coverage(before, actual) < 50  # an untrained network's interval is far too narrow
     # at least 80%; above it by the finite-sample correction: 41 origins a region, 3 out each side
     assert 80 <= coverage(after, actual) < 88

@@ -55,7 +55,7 @@ def last_hours(hours: int, region: str = "AAA") -> pd.DataFrame:
         ),
         (
             last_hours(300).assign(load_mw=lambda f: f["load_mw"].where(f.index != f.index[-1], 1)),
-            r"latest reading .* is implausible",
+            r"'AAA': the load went from \d+ MW at .* to 1 MW at .*, \d+ MW in an hour; the limit",
         ),
         (last_hours(300).assign(load_mw="n/a"), r"row 0: load_mw 'n/a' is not a number"),
         (last_hours(300).assign(timestamp="yesterday"), r"row 0: timestamp 'yesterday' is not a"),

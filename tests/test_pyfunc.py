@@ -80,7 +80,7 @@ def test_the_model_has_a_signature_and_an_input_example(logged):
     outputs = [c["name"] for c in info.signature.outputs.to_dict()]
     assert outputs == [
         *("region", "timestamp", "utc_offset", "horizon", "forecast_mw"),
-        *("p10", "p50", "p90", "model"),
+        *("p10", "p50", "p90", "model", "quality"),
     ]
     assert info.saved_input_example_info is not None
 

@@ -3,6 +3,7 @@
     model = mlflow.pyfunc.load_model("runs:/<run id>/model")   # or models:/pjm-load-gru@champion
     model.predict(readings)   # region, timestamp, load_mw -> region, timestamp, forecast_mw, model
     model.predict(readings, params={"hours": 38, "quantiles": [0.1, 0.9]})  # multi-horizon
+    model.predict(readings, params={"fallback": "flat_line,jump", "issued_at": "now"})
 
 The model directory holds the saved forecaster (`loadforecast.forecaster`) and this library's
 code, so loading needs no checkout of the repository, no pipeline and no window artefacts.
@@ -25,6 +26,7 @@ from mlflow.models import infer_signature
 from mlflow.models.model import ModelInfo
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
+from loadforecast.checks import ReadingChecks
 from loadforecast.errors import LoadForecastError
 from loadforecast.forecaster import Forecaster
 
@@ -58,18 +60,32 @@ class LoadForecasterModel(mlflow.pyfunc.PythonModel):
         the `quantiles` asked for (a parameter of multi-horizon models: all by default)."""
         params = params or {}
         try:
+            checks = ReadingChecks(
+                frozenset(filter(None, params.get("fallback", "").split(","))),
+                params.get("flat_hours", 24),
+                params.get("issued_at") or None,
+                params.get("max_age_hours", 2.0),
+            )
             return self.forecaster.forecast(
-                model_input, params.get("hours", 1), params.get("quantiles")
+                model_input, params.get("hours", 1), params.get("quantiles"), checks
             )
         except LoadForecastError as err:  # bad readings: the message, without our stack
             raise MlflowException(str(err), error_code=INVALID_PARAMETER_VALUE) from None
 
 
 def request_params(forecaster: Forecaster) -> dict:
-    """The parameters a request may set, with their defaults: `hours`, and a multi-horizon
-    model's `quantiles` (MLflow refuses others)."""
+    """The parameters a request may set, with their defaults (MLflow refuses others): `hours`,
+    a multi-horizon model's `quantiles`, and the readings' checks (`checks.ReadingChecks`:
+    `fallback`, the checks that fall back, comma-separated; `issued_at`, empty for none)."""
     config = forecaster.recipe.config
-    return {"hours": 1, **({"quantiles": list(config.quantiles)} if config.quantiles else {})}
+    return {
+        "hours": 1,
+        **({"quantiles": list(config.quantiles)} if config.quantiles else {}),
+        "fallback": "",
+        "flat_hours": 24,
+        "issued_at": "",
+        "max_age_hours": 2.0,
+    }
 
 
 def log_model(forecaster: Forecaster, example: pd.DataFrame) -> ModelInfo:
