@@ -456,7 +456,8 @@ def test_the_forecast_command_and_the_model_server_agree_with_evaluate(repo, sto
         "--quantiles", "0.1", "0.9", "--output", str(output))  # fmt: skip
     day = pd.read_csv(output, parse_dates=["timestamp"])
     assert list(day.columns) == [
-        *("region", "timestamp", "utc_offset", "horizon", "forecast_mw", "p10", "p90", "model")
+        *("region", "timestamp", "utc_offset", "horizon", "forecast_mw", "p10", "p90"),
+        *("model", "quality"),
     ]
     assert set(day["region"]) == set(last.index)
     for _, rows in day.groupby("region"):
@@ -499,12 +500,34 @@ def test_the_forecast_command_and_the_model_server_agree_with_evaluate(repo, sto
             urllib.request.urlopen(request, timeout=60)
         assert refused.value.code == 400
         assert "'ZZZ': the model was trained on" in json.loads(refused.value.read())["message"]
+        stuck = readings.assign(timestamp=readings["timestamp"].astype(str))
+        stuck.loc[stuck.groupby("region").tail(30).index, "load_mw"] = 1234.0  # stuck meters
+        payload["dataframe_split"] = json.loads(stuck.to_json(orient="split", index=False))
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(post(uri, payload), timeout=60)
+        assert refused.value.code == 400
+        assert "load_mw is 1234 MW at every hour" in json.loads(refused.value.read())["message"]
+        payload["params"]["fallback"] = "flat_line"
+        with urllib.request.urlopen(post(uri, payload), timeout=60) as response:
+            fallback = pd.DataFrame(json.loads(response.read())["predictions"])
+        assert set(fallback["quality"]) == {"fallback: flat_line"}
+        assert (fallback["p10"] < fallback["forecast_mw"]).all()
+        assert (fallback["forecast_mw"] < fallback["p90"]).all()
     assert len(served) == 24 * len(last)
     assert (served["p10"] <= served["forecast_mw"]).all() and "p50" not in served
     assert (served["forecast_mw"] <= served["p90"]).all()
     first = served[served["horizon"] == 1].set_index("region")
     assert first.loc[last.index, "forecast_mw"].to_numpy() == pytest.approx(
         last["gru"].to_numpy(), rel=1e-5
+    )
+
+
+def post(uri: str, payload: dict) -> urllib.request.Request:
+    """A JSON request to the model server's invocations."""
+    return urllib.request.Request(
+        f"{uri}/invocations",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
     )
 
 
