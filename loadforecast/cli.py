@@ -163,14 +163,17 @@ def parser() -> argparse.ArgumentParser:
         "from the same hour last week (its quality column says so) instead of refusing",
     )
     on.add_argument(
-        "--flat-hours", type=int, default=24, help="identical hourly loads that are a stuck meter"
+        "--flat-hours",
+        type=int,
+        default=ReadingChecks.flat_hours,
+        help="identical hourly loads that are a stuck meter",
     )
     on.add_argument(
         "--issued-at",
         help="the issue time (now, or a time: naive in the model's time zone, or with a UTC "
         "offset): readings older than --max-age-hours before it are stale",
     )
-    on.add_argument("--max-age-hours", type=float, default=2.0)
+    on.add_argument("--max-age-hours", type=float, default=ReadingChecks.max_age_hours)
     on.add_argument("--output", type=Path, default=Path("forecast.csv"))
     on.set_defaults(run=forecast)
     up = commands.add_parser("promote", help="point a registered model's champion at a version")
