@@ -36,6 +36,7 @@ from benchmarks.epochs import cpu_flags
 from loadforecast import dayahead, report
 from loadforecast.baselines import fit_baselines, one_hour, validation_forecasts
 from loadforecast.calendar import add_time_features
+from loadforecast.checks import guards
 from loadforecast.cleaning import clean_readings
 from loadforecast.config import ColumnsParams, FeaturesParams, ReadingsParams
 from loadforecast.data import PJM_READINGS, read_readings, region_file
@@ -95,7 +96,8 @@ def figures(
         config = model_config(cell, windows, train)
         trained = train_seeds(windows, config, train, seeds, device, batch)
         recipe = Recipe.for_windows(cell, config, windows, params.ingest, calendar, readings)
-        forecasters[cell] = trained_forecaster(recipe, trained, windows, device)
+        limits = guards(windows, config.levels)
+        forecasters[cell] = trained_forecaster(recipe, trained, limits, device)
         plain[cell] = Forecaster(recipe, forecasters[cell].states, seeds, device)
         seed_columns[cell] = [seed_column(cell, s) for s in seeds]
         per_seed = forecasters[cell].next_hour(series, rows, regions, batch)

@@ -31,6 +31,7 @@ from benchmarks.epochs import cpu_flags
 from loadforecast import dayahead
 from loadforecast.baselines import fit_baselines, one_hour
 from loadforecast.calendar import add_time_features
+from loadforecast.checks import guards
 from loadforecast.cleaning import clean_series
 from loadforecast.errors import run_command
 from loadforecast.files import atomic_path, write_json
@@ -118,7 +119,8 @@ def evaluate(weeks: int, params, device: torch.device) -> dict:
         recipe = Recipe.for_windows(
             cell, config, windows, params.ingest, params.features, params.data.readings
         )
-        forecasters[cell] = trained_forecaster(recipe, seeds, windows, device)
+        limits = guards(windows, config.levels)
+        forecasters[cell] = trained_forecaster(recipe, seeds, limits, device)
         seed_columns[cell] = [seed_column(cell, s) for s in params.seeds]
         per_seed = forecasters[cell].next_hour(torch_series, rows, test["region"].to_numpy())
         scaled |= dict(zip(seed_columns[cell], per_seed, strict=True))

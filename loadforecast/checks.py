@@ -92,14 +92,15 @@ def guards(windows: Windows, levels: Sequence[float]) -> dict[str, Guard]:
 def failed_checks(
     hourly: pd.Series,
     latest: pd.Timestamp,
-    missing_known: dict[str, tuple[pd.DatetimeIndex, pd.DatetimeIndex]],
+    missing_known: dict[str, pd.DatetimeIndex],
+    ahead: pd.DatetimeIndex,
     region: str,
     guard: Guard | None,
     checks: ReadingChecks,
 ) -> dict[str, str]:
     """Each failed check of one region -> one line saying what failed: `hourly` its hourly
-    loads (MW, local time), `latest` its latest reading's time, `missing_known` the hours ahead
-    each known covariate lacks."""
+    loads (MW, local time), `latest` its latest reading's time, `missing_known` the hours of
+    `ahead` (the hours to forecast) each known covariate lacks."""
     failed = {}
     tail = hourly.tail(checks.flat_hours)
     if len(tail) == checks.flat_hours and tail.nunique() == 1:
@@ -123,7 +124,7 @@ def failed_checks(
                 f"region {region!r}: the latest reading is at {latest}, {age:g} hours before "
                 f"the issue time {checks.issued_at}; at most {checks.max_age_hours:g} allowed"
             )
-    for name, (hours, ahead) in missing_known.items():
+    for name, hours in missing_known.items():
         if len(hours):
             more = f" and {len(hours) - 1} more to {hours[-1]}" if len(hours) > 1 else ""
             failed["missing_covariate"] = (

@@ -16,8 +16,8 @@ unless the timestamps carry offsets. The forecast is printed and written as CSV 
 whole or not at all.
 
 `promote` points the alias `champion` at a registered version, after showing the validation
-sMAPE of the current champion and of the candidate; it refuses a version trained on other data
-than the champion unless `--force`.
+sMAPE of the current champion and of the candidate; unless `--force`, it refuses a version whose
+sMAPE on the same validation origins is higher, or that was trained on other data.
 """
 
 from __future__ import annotations
@@ -179,7 +179,7 @@ def parser() -> argparse.ArgumentParser:
     up = commands.add_parser("promote", help="point a registered model's champion at a version")
     up.add_argument("name", help="registered model, e.g. pjm-load-gru")
     up.add_argument("version", help="the version to promote")
-    up.add_argument("--force", action="store_true", help="even if trained on other data")
+    up.add_argument("--force", action="store_true", help="even if worse, or trained on other data")
     up.set_defaults(run=promote)
     return main_parser
 

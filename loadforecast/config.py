@@ -203,6 +203,7 @@ class TrainParams(Section):
     device: str
     processes: int = Field(ge=1)
     parallel_seeds: bool
+    init_from: str | None = Field(None, description="a directory of <cell>.pt forecasters")
 
     @model_validator(mode="after")
     def _burn_in_within_chunk(self) -> TrainParams:

@@ -335,9 +335,9 @@ class Forecaster:
             loads = rows.loc[past, "load_mw"]
             hourly = loads.groupby(loads.index.floor("h")).mean()
             ahead = pd.date_range(hourly.index[-1] + HOUR, periods=hours, freq="h")
-            missing = {name: (missing_hours(rows[~past], name, ahead), ahead) for name in known}
+            missing = {name: missing_hours(rows[~past], name, ahead) for name in known}
             guard = self.guards.get(region)
-            failed = failed_checks(hourly, loads.index.max(), missing, region, guard, checks)
+            failed = failed_checks(hourly, loads.index.max(), missing, ahead, region, guard, checks)
             refused = [line for check, line in failed.items() if check not in checks.fallback]
             if refused:
                 raise LoadForecastError("; ".join(refused))

@@ -17,12 +17,13 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from loadforecast import distributed
-from loadforecast.checks import guards
+from loadforecast.checks import Guard
 from loadforecast.config import TrainParams
 from loadforecast.distributed import Group
 from loadforecast.errors import LoadForecastError
@@ -31,6 +32,7 @@ from loadforecast.metrics import validation_smape
 from loadforecast.model import ModelConfig
 from loadforecast.quantiles import average_seeds
 from loadforecast.training import calibration_offsets, train_model, validation_forecast
+from loadforecast.transfer import starting_states
 from loadforecast.windows import Windows
 
 log = logging.getLogger(__name__)
@@ -65,13 +67,13 @@ def train_seed(
     eval_batch: int,
     group: Group = distributed.ALONE,
     progress_bar: bool = True,
+    start: dict[str, torch.Tensor] | None = None,
 ) -> TrainedSeed:
-    """Train one seed, then forecast every validation window as evaluate forecasts the test's,
-    and calibrate its quantiles on the validation origins."""
+    """Train one seed (from the weights `start`, if given), then forecast every validation
+    window as evaluate forecasts the test's, and calibrate its quantiles on the validation
+    origins."""
     started = time.perf_counter()
-    model, history = train_model(
-        windows, config, params, seed, device, group=group, progress_bar=progress_bar
-    )
+    model, history = train_model(windows, config, params, seed, device, group, progress_bar, start)
     seconds = time.perf_counter() - started
     with distributed.every_core(group, device):
         forecast = validation_forecast(model, windows, device, eval_batch, params.precision)
@@ -95,11 +97,20 @@ def train_seeds(
     eval_batch: int,
     group: Group = distributed.ALONE,
 ) -> list[TrainedSeed]:
-    """Every seed, in the order given: at once in worker processes when `train.parallel_seeds`
-    holds on the CPU for one process alone, else one after another on all cores."""
+    """Every seed, in the order given, from random weights or from the forecaster of the cell
+    in the directory `train.init_from` (`loadforecast.transfer`): at once in worker processes
+    when `train.parallel_seeds` holds on the CPU for one process alone, else one after another
+    on all cores."""
+    starts: list = [None] * len(seeds)
+    if params.init_from:
+        path = Path(params.init_from) / f"{config.cell}.pt"
+        starts = starting_states(path, config, windows.spec, windows.features, len(seeds))
     parallel = params.parallel_seeds and device.type == "cpu" and group.size == 1
     if not parallel or len(seeds) == 1:
-        return [train_seed(windows, config, params, s, device, eval_batch, group) for s in seeds]
+        return [
+            train_seed(windows, config, params, s, device, eval_batch, group, start=start)
+            for s, start in zip(seeds, starts, strict=True)
+        ]
     threads = max(1, torch.get_num_threads() // len(seeds))
     log.info("%d seeds at once, one process each of %d thread(s)", len(seeds), threads)
     with ProcessPoolExecutor(
@@ -118,8 +129,9 @@ def train_seeds(
                 device,
                 eval_batch,
                 progress_bar=False,
+                start=start,
             )
-            for seed in seeds
+            for seed, start in zip(seeds, starts, strict=True)
         ]
         try:
             return [job.result() for job in jobs]
@@ -133,12 +145,11 @@ def train_seeds(
 def trained_forecaster(
     recipe: Recipe,
     trained: list[TrainedSeed],
-    windows: Windows,
+    limits: dict[str, Guard],
     device: torch.device | str = "cpu",
 ) -> Forecaster:
-    """The forecaster of `trained`'s networks with their calibration, and its readings' limits
-    learnt on the training part of `windows` (`checks.guards`)."""
+    """The forecaster of `trained`'s networks with their calibration, and the readings' limits
+    `limits` (`checks.guards` of the windows they were trained on)."""
     states, seeds = [t.state for t in trained], [t.seed for t in trained]
     calibration = [t.calibration for t in trained]
-    limits = guards(windows, recipe.config.levels)
     return Forecaster(recipe, states, seeds, device, calibration=calibration, guards=limits)

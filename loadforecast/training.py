@@ -279,8 +279,10 @@ def train_model(
     device: torch.device,
     group: Group = distributed.ALONE,
     progress_bar: bool = True,
+    start: dict[str, torch.Tensor] | None = None,
 ) -> tuple[RNNForecaster, list[dict[str, float]]]:
-    """Train a forecaster; return it with one history record per epoch.
+    """Train a forecaster from random weights, or from the weights `start`; return it with one
+    history record per epoch.
 
     With validation labels, the returned weights are those of the epoch with the lowest
     validation loss, and training stops after `patience` epochs without improvement (0 = never).
@@ -308,7 +310,10 @@ def train_model(
         for ends in epochs:
             torch.distributed.broadcast(ends, src=0)
 
-    model = RNNForecaster(config).to(device)
+    model = RNNForecaster(config)
+    if start is not None:
+        model.load_state_dict(start)
+    model = model.to(device)
     net = model
     if group.size > 1:
         net = nn.parallel.DistributedDataParallel(model)  # rank 0's initial weights everywhere

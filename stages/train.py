@@ -18,6 +18,7 @@ import torch
 
 from loadforecast import distributed
 from loadforecast.baselines import losing_to_baselines, naive_validation_smape
+from loadforecast.checks import guards
 from loadforecast.distributed import Group
 from loadforecast.errors import run_command
 from loadforecast.files import atomic_path, write_json
@@ -74,6 +75,9 @@ def main() -> None:
     parser.add_argument("history", type=Path, help="output directory: epoch records per seed")
     args = parser.parse_args()
     params = load_params()
+    if params.train.init_from:  # a relative directory is the user's repository's
+        start = repo.user_repo_root() / Path(params.train.init_from).expanduser()
+        params = params.model_copy(update={"train": params.train.changed(init_from=str(start))})
     windows = load_windows(args.windows)
     check_coverage(params.train, windows.spec)  # before any process or MLflow run is started
     if params.train.processes > 1 and not distributed.launched():
@@ -107,11 +111,13 @@ def train_cell(
 
     repo.track(params.project.name)
 
+    limits = guards(windows, config.levels)  # the readings' limits, of every seed alike
+
     def forecaster_of(name: str, trained: list[TrainedSeed]) -> Forecaster:
         recipe = Recipe.for_windows(
             name, config, windows, params.ingest, params.features, params.data.readings
         )
-        return trained_forecaster(recipe, trained, windows)
+        return trained_forecaster(recipe, trained, limits)
 
     settings = {
         "model": args.cell,

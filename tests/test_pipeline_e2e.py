@@ -26,6 +26,7 @@ from sklearn.linear_model import LinearRegression
 from benchmarks.servers import mlflow_server
 from loadforecast.forecaster import Forecaster
 from loadforecast.metrics import smape
+from loadforecast.tracking import pyfunc
 from tests.synthetic import load_series
 from tests.tiny_project import (
     REGIONS,
@@ -513,6 +514,13 @@ def test_the_forecast_command_and_the_model_server_agree_with_evaluate(repo, sto
         assert set(fallback["quality"]) == {"fallback: flat_line"}
         assert (fallback["p10"] < fallback["forecast_mw"]).all()
         assert (fallback["forecast_mw"] < fallback["p90"]).all()
+        too_many = stuck.iloc[np.resize(np.arange(len(stuck)), pyfunc.MAX_ROWS + 1)]
+        payload["dataframe_split"] = json.loads(too_many.to_json(orient="split", index=False))
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(post(uri, payload), timeout=60)
+        assert refused.value.code == 400
+        message = json.loads(refused.value.read())["message"]
+        assert f"{pyfunc.MAX_ROWS + 1:,} rows of readings: a request carries" in message
     assert len(served) == 24 * len(last)
     assert (served["p10"] <= served["forecast_mw"]).all() and "p50" not in served
     assert (served["forecast_mw"] <= served["p90"]).all()

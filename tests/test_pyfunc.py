@@ -14,7 +14,7 @@ from mlflow.exceptions import MlflowException
 
 from loadforecast.errors import LoadForecastError
 from loadforecast.readings import recent_readings
-from loadforecast.tracking import pyfunc
+from loadforecast.tracking import pyfunc, registry
 from loadforecast.tracking.registry import register_challenger
 from tests.synthetic import readings
 from tests.tiny_project import tracking_store
@@ -103,6 +103,16 @@ def test_bad_readings_through_the_model_get_the_forecasters_message(logged, stor
         mlflow.pyfunc.load_model("runs:/0123456789abcdef/model")
 
 
+def test_a_request_of_too_many_readings_is_refused_before_any_forecast(logged, store):
+    model = mlflow.pyfunc.load_model(f"runs:/{logged[2]}/model")
+    recent = readings().groupby("region").tail(400)
+    copies = -(-(pyfunc.MAX_ROWS + 1) // len(recent))
+    many = pd.concat([recent] * copies, ignore_index=True)
+    with pytest.raises(MlflowException, match=f"{len(many):,} rows of readings: a request"):
+        model.predict(many)
+    assert len(model.predict(recent)) == recent["region"].nunique()
+
+
 def test_a_run_without_a_model_is_not_registered(store):
     with mlflow.start_run() as bare:
         mlflow.log_metric("test_smape", 1.0)
@@ -122,3 +132,35 @@ def test_registering_points_challenger_at_the_new_version(logged, store):
     recent = readings().groupby("region").tail(400)
     expected = forecasts.forecast(recent)
     pd.testing.assert_frame_equal(model.predict(recent), expected, check_dtype=False)
+
+
+def test_promote_refuses_a_worse_candidate_and_records_the_comparison(logged, store):
+    """Versions of one run's model (the same windows, so the same validation origins) that
+    differ in their validation sMAPE only."""
+    run_id, name = logged[2], "load-promote"
+    store.create_registered_model(name)
+    good, worse, better = (
+        store.create_model_version(
+            name, f"runs:/{run_id}/model", run_id=run_id, tags={"val_smape": figure}
+        )
+        for figure in ("0.7000", "0.7500", "0.6900")
+    )
+    registry.promote(name, good.version)
+    refused = (
+        rf"{name} version {worse.version} has val_smape 0.7500, worse than the champion's "
+        rf"\(version {good.version}\) 0.7000 on the same validation origins; promote it anyway"
+    )
+    with pytest.raises(LoadForecastError, match=refused):
+        registry.promote(name, worse.version)
+    assert store.get_model_version_by_alias(name, "champion").version == good.version
+    lines = registry.promote(name, better.version)
+    assert lines[-1] == f"{name}@champion -> version {better.version}"
+    tags = store.get_model_version(name, better.version).tags
+    assert tags["promoted_over"] == f"version {good.version}"
+    assert tags["promotion"] == (
+        f"val_smape 0.6900 against 0.7000 of version {good.version} on the same validation origins"
+    )
+    registry.promote(name, worse.version, force=True)
+    assert store.get_model_version_by_alias(name, "champion").version == worse.version
+    forced = store.get_model_version(name, worse.version).tags["promotion"]
+    assert forced.startswith("forced: val_smape 0.7500 against 0.6900")

@@ -31,6 +31,9 @@ from loadforecast.errors import LoadForecastError
 from loadforecast.forecaster import Forecaster
 
 ARTIFACT = "forecaster"
+# Readings a request may carry (a forecast needs about 300 hours per region: 1,000 regions of
+# hourly readings, or 80 of five-minute ones); more is refused before anything is forecast.
+MAX_ROWS = 300_000
 LIBRARY = Path(__file__).resolve().parents[1]  # the loadforecast package
 
 
@@ -59,12 +62,18 @@ class LoadForecasterModel(mlflow.pyfunc.PythonModel):
         """The next hour per region, or the next `hours` (a parameter: 24 for day-ahead), with
         the `quantiles` asked for (a parameter of multi-horizon models: all by default)."""
         params = params or {}
+        if len(model_input) > MAX_ROWS:
+            raise MlflowException(
+                f"{len(model_input):,} rows of readings: a request carries {MAX_ROWS:,} at most; "
+                "send the last two weeks of each region, or fewer regions per request",
+                error_code=INVALID_PARAMETER_VALUE,
+            )
         try:
             checks = ReadingChecks(
                 frozenset(filter(None, params.get("fallback", "").split(","))),
-                params.get("flat_hours", 24),
+                params.get("flat_hours", ReadingChecks.flat_hours),
                 params.get("issued_at") or None,
-                params.get("max_age_hours", 2.0),
+                params.get("max_age_hours", ReadingChecks.max_age_hours),
             )
             return self.forecaster.forecast(
                 model_input, params.get("hours", 1), params.get("quantiles"), checks
@@ -82,9 +91,9 @@ def request_params(forecaster: Forecaster) -> dict:
         "hours": 1,
         **({"quantiles": list(config.quantiles)} if config.quantiles else {}),
         "fallback": "",
-        "flat_hours": 24,
+        "flat_hours": ReadingChecks.flat_hours,
         "issued_at": "",
-        "max_age_hours": 2.0,
+        "max_age_hours": ReadingChecks.max_age_hours,
     }
 
 

@@ -81,8 +81,11 @@ def data_digest(client: MlflowClient, run_id: str) -> str | None:
 def promote(name: str, version: str, force: bool = False) -> list[str]:
     """Point `champion` of registered model `name` at `version`; return what was compared.
 
-    Refuses a version trained on other data (another windows digest) than the current champion's,
-    since their validation figures are then not comparable, unless `force`.
+    Candidate and champion trained on the same windows (their logged dataset's digest) were
+    scored on the same validation origins: a candidate with a higher `val_smape` is refused,
+    with both figures, unless `force`. One trained on other data is refused unless `force`,
+    since the figures are then not comparable. The comparison is recorded on the candidate's
+    version (tags `promoted_over` and `promotion`), where the MLflow UI shows it.
     """
     client = MlflowClient()
     try:
@@ -98,14 +101,47 @@ def promote(name: str, version: str, force: bool = False) -> list[str]:
         if entry is not None:
             figure = entry.tags.get("val_smape", "unknown")
             lines.append(f"{role}: {name} version {entry.version}, val_smape {figure}")
-    if current is not None and current.version != candidate.version and not force:
-        ours, theirs = (data_digest(client, v.run_id) for v in (candidate, current))
-        if ours != theirs:
-            raise LoadForecastError(
-                f"{name} version {version} was trained on data {ours}, the champion (version "
-                f"{current.version}) on {theirs}: their val_smape are not comparable; "
-                "promote it anyway with --force"
-            )
+    if current is not None and current.version != candidate.version:
+        verdict = judged(client, candidate, current, force)
+        tags = {"promoted_over": f"version {current.version}", "promotion": verdict}
+        for key, value in tags.items():
+            client.set_model_version_tag(name, candidate.version, key, value)
+        lines.append(f"{name} version {candidate.version}: {verdict}")
     client.set_registered_model_alias(name, CHAMPION, candidate.version)
     lines.append(f"{name}@{CHAMPION} -> version {candidate.version}")
     return lines
+
+
+def judged(
+    client: MlflowClient, candidate: ModelVersion, champion: ModelVersion, force: bool
+) -> str:
+    """How `candidate` compares with `champion` (one line), or an error when it may not replace
+    it and `force` is not given."""
+    name, version = candidate.name, candidate.version
+    data, champion_data = (data_digest(client, v.run_id) for v in (candidate, champion))
+    if data != champion_data:
+        if not force:
+            raise LoadForecastError(
+                f"{name} version {version} was trained on data {data}, the champion (version "
+                f"{champion.version}) on {champion_data}: their val_smape are not comparable; "
+                "promote it anyway with --force"
+            )
+        return f"forced: trained on other data than version {champion.version}"
+    mine, theirs = (v.tags.get("val_smape") for v in (candidate, champion))
+    if mine is None or theirs is None:
+        if not force:
+            raise LoadForecastError(
+                f"{name}: version {version} has val_smape {mine}, the champion (version "
+                f"{champion.version}) {theirs}: nothing to compare them on (a run without a "
+                "validation part); promote it anyway with --force"
+            )
+        return f"forced: no validation figure to compare with version {champion.version}"
+    same = "on the same validation origins"
+    if float(mine) > float(theirs):
+        if not force:
+            raise LoadForecastError(
+                f"{name} version {version} has val_smape {mine}, worse than the champion's "
+                f"(version {champion.version}) {theirs} {same}; promote it anyway with --force"
+            )
+        return f"forced: val_smape {mine} against {theirs} of version {champion.version} {same}"
+    return f"val_smape {mine} against {theirs} of version {champion.version} {same}"
