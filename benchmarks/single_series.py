@@ -6,7 +6,10 @@ utility's data science team would train it, scored as `evaluate` scores against 
     python -m benchmarks.single_series --utility --set train.hidden_size=64 --output ...
 
 `--pjm`: each named PJM region alone on its last `--span` hours of readings (8,760: a year;
-2,016: 12 weeks), US holidays. `--utility`: the utility's half-hourly demand of
+2,016: 12 weeks), US holidays; with `--pjm-transfer DIR`, each started from networks (one seed,
+both cells, written to DIR) trained on the three years before the targets of the other half of
+PJM's regions (`HALVES`), so that no start has seen its target or its target's hours.
+`--utility`: the utility's half-hourly demand of
 `../shared/data/utility-year/` (hourly means, Australia/Brisbane, holidays of AU-VIC), once with
 its temperature as a `known` covariate and once without it (`--utility temperature_known`: the
 first only). Each series runs the library's own
@@ -139,14 +142,77 @@ def figures(
     }
 
 
-def pjm_runs(regions: list[str], span: int, params: Params, seeds, device) -> dict:
+def pjm_table(region: str, params: Params) -> pd.DataFrame:
+    """One PJM region's readings, cleaned as ingest cleans them."""
+    path = region_file(SHARED / "pjm-hourly", region)
+    if path is None:
+        raise LoadForecastError(f"{SHARED / 'pjm-hourly'}: no file of region {region}")
+    return hourly_table(read_readings([path], PJM_READINGS), params, "h")
+
+
+# Two halves of PJM's regions: a region's transfer starts from the half without it.
+HALVES = (("AEP", "COMED", "DAYTON", "DEOK", "DOM", "DUQ"), ("EKPC", "FE", "NI", "PJME", "PJMW"))
+PRETRAIN_HOURS = 3 * 8760  # each region's last three years before the targets' first hour
+
+
+def pretrain_halves(
+    targets: dict[str, pd.DataFrame], params: Params, seed: int, device, directory: Path
+) -> dict:
+    """Train both cells on each half of PJM's regions (`HALVES`, one seed), on each region's
+    `PRETRAIN_HOURS` before the first hour of any target of the other half, and save them in
+    `directory/half<i>/`: starts for the targets that no start has seen."""
+    made = {}
+    for i, half in enumerate(HALVES):
+        others = [t for region, t in targets.items() if region not in half]
+        if not others:
+            continue
+        before = min(t["timestamp"].min() for t in others)
+        tables = []
+        for region in half:
+            table = pjm_table(region, params)
+            tables.append(table[table["timestamp"] < before].tail(PRETRAIN_HOURS))
+        frame = add_time_features(pd.concat(tables, ignore_index=True), params.features)
+        windows, _ = build_windows(frame, params.window, {})
+        out = directory / f"half{i}"
+        out.mkdir(parents=True, exist_ok=True)
+        train = params.train.changed(device=device.type)
+        started = time.perf_counter()
+        for cell in ("gru", "lstm"):
+            config = model_config(cell, windows, train)
+            trained = train_seeds(windows, config, train, [seed], device, 1024)
+            recipe = Recipe.for_windows(
+                cell, config, windows, params.ingest, params.features, PJM_READINGS
+            )
+            limits = guards(windows, config.levels)
+            trained_forecaster(recipe, trained, limits).save(out / f"{cell}.pt")
+        made[f"half{i}"] = {
+            "regions": list(half),
+            "before": str(before),
+            "train_windows": len(windows.split("train")),
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+        log.info("pretrained on %s: %s", half, made[f"half{i}"])
+    return made
+
+
+def pjm_runs(
+    regions: list[str], span: int, params: Params, seeds, device, transfer: Path | None = None
+) -> dict:
+    """Each region alone on its last `span` hours; with `transfer` (a directory), its networks
+    started from those trained on the half of PJM's regions without it (`pretrain_halves`)."""
+    if transfer is not None and (alone := set(regions) - {r for h in HALVES for r in h}):
+        raise LoadForecastError(f"{sorted(alone)}: in neither half of PJM's regions {HALVES}")
+    tables = {region: pjm_table(region, params).tail(span) for region in regions}
     runs = {}
-    for region in regions:
-        path = region_file(SHARED / "pjm-hourly", region)
-        if path is None:
-            raise LoadForecastError(f"{SHARED / 'pjm-hourly'}: no file of region {region}")
-        table = hourly_table(read_readings([path], PJM_READINGS), params, "h").tail(span)
-        runs[region] = figures(table, params, params.features, PJM_READINGS, {}, seeds, device)
+    if transfer is not None:
+        runs["pretrained"] = pretrain_halves(tables, params, seeds[0], device, transfer)
+    for region, table in tables.items():
+        mine = params
+        if transfer is not None:
+            (half,) = (i for i, h in enumerate(HALVES) if region not in h)  # the other one
+            start = str(transfer / f"half{half}")
+            mine = params.model_copy(update={"train": params.train.changed(init_from=start)})
+        runs[region] = figures(table, mine, params.features, PJM_READINGS, {}, seeds, device)
         log.info("%s: %s", region, runs[region])
     return runs
 
@@ -186,6 +252,13 @@ def main() -> None:
     parser.add_argument("--pjm", nargs="*", default=[], metavar="REGION")
     parser.add_argument("--span", type=int, default=8760, help="hours of each PJM region")
     parser.add_argument(
+        "--pjm-transfer",
+        type=Path,
+        metavar="DIR",
+        help="start each PJM region from networks trained on the half of the regions without "
+        "it, written to DIR",
+    )
+    parser.add_argument(
         "--utility",
         nargs="*",
         choices=list(UTILITY_RUNS),
@@ -219,7 +292,7 @@ def main() -> None:
     }
     started = time.perf_counter()
     if args.pjm:
-        result["pjm"] = pjm_runs(args.pjm, args.span, params, seeds, device)
+        result["pjm"] = pjm_runs(args.pjm, args.span, params, seeds, device, args.pjm_transfer)
         result["pjm_span_hours"] = args.span
     if args.utility is not None:
         names = args.utility or list(UTILITY_RUNS)
