@@ -62,3 +62,18 @@ def plot_fan(frame: pd.DataFrame, cells: list[str], region: str, path: Path) -> 
     fig.autofmt_xdate()
     fig.tight_layout()
     fig.savefig(path, dpi=90)
+
+
+def plot_backtest(table: pd.DataFrame, path: Path) -> None:
+    """The backtest's sMAPE per month, every predictor, one panel per issue time
+    (`backtest.month_table`)."""
+    issues = list(dict.fromkeys(table["issue"]))
+    fig = Figure(figsize=(6 * len(issues), 4.5))
+    for ax, issue in zip(fig.subplots(1, len(issues), squeeze=False)[0], issues, strict=True):
+        for predictor, rows in table[table["issue"] == issue].groupby("predictor", sort=False):
+            style = "-" if predictor in ("gru", "lstm") else "--"
+            ax.plot(rows["month"], rows["smape"], marker="o", linestyle=style, label=predictor)
+        ax.set(title=f"Issued at {issue}: sMAPE by month", ylabel="sMAPE (%)", yscale="log")
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)

@@ -256,14 +256,26 @@ def split_codes(n_windows: int, test_fraction: float, val_fraction: float) -> np
     return codes
 
 
-def window_region(values: np.ndarray, timestamps: np.ndarray, params: WindowParams):
-    """Scale one region and index its windows.
+def window_region(
+    values: np.ndarray,
+    timestamps: np.ndarray,
+    params: WindowParams,
+    test_from: pd.Timestamp | None = None,
+):
+    """Scale one region and index its windows; with `test_from`, every label from that time on
+    is a test label (instead of the last `test_fraction`), and validation the last
+    `val_fraction` of those before it.
 
     Returns the scaled float32 values, label rows, split codes and the fitted scaler, or None
     when the region has no training window.
     """
     labels = label_rows(timestamps, InputSpec.from_params(params).history)
-    codes = split_codes(len(labels), params.test_fraction, params.val_fraction)
+    if test_from is None:
+        codes = split_codes(len(labels), params.test_fraction, params.val_fraction)
+    else:
+        before = int((timestamps[labels] < np.datetime64(test_from)).sum())
+        after = np.full(len(labels) - before, 2, dtype=np.int8)
+        codes = np.r_[split_codes(before, 0.0, params.val_fraction), after]
     train_labels = labels[codes == 0]
     if len(train_labels) == 0:
         return None
@@ -272,11 +284,15 @@ def window_region(values: np.ndarray, timestamps: np.ndarray, params: WindowPara
 
 
 def build_windows(
-    frame: pd.DataFrame, params: WindowParams, covariates: dict[str, str] | None = None
+    frame: pd.DataFrame,
+    params: WindowParams,
+    covariates: dict[str, str] | None = None,
+    test_from: pd.Timestamp | None = None,
 ) -> tuple[Windows, dict[str, dict[str, int]]]:
     """Window every region of the features table; return the windows and their counts per region
     and split. `covariates` (column -> known or observed) are the table's covariates; every
-    other column but the region and timestamp is the load or a calendar feature."""
+    other column but the region and timestamp is the load or a calendar feature. With
+    `test_from`, the test part is every label from that time on (`window_region`)."""
     covariates = covariates or {}
     known = [c for c, role in covariates.items() if role == "known"]
     observed = [c for c, role in covariates.items() if role == "observed"]
@@ -294,7 +310,7 @@ def build_windows(
     for region, rows in frame.groupby("region", sort=False):
         rows = rows.sort_values("timestamp")
         stamps = rows["timestamp"].to_numpy()
-        result = window_region(rows[features].to_numpy(np.float64), stamps, params)
+        result = window_region(rows[features].to_numpy(np.float64), stamps, params, test_from)
         if result is None:
             raise LoadForecastError(
                 f"series {region}: its {len(rows)} hourly rows give no training window: each "

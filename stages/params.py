@@ -61,6 +61,13 @@ class EvaluateParams(Section):
     baselines: list[Literal[BASELINES]]
 
 
+class BacktestParams(Section):
+    enabled: bool
+    days: int = Field(ge=1)
+    refit_days: int = Field(ge=1)
+    warm_start: bool
+
+
 class Params(Section):
     seeds: list[int] = Field(min_length=1)
     project: ProjectParams
@@ -70,6 +77,7 @@ class Params(Section):
     window: WindowParams
     train: TrainParams
     evaluate: EvaluateParams
+    backtest: BacktestParams
 
 
 def parse_params(raw: object, source: str = "params.yaml") -> Params:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from loadforecast.config import TrainParams
+
 # `dvc exp run --temp` and `dvc queue` run stages in <repo>/.dvc/tmp/exps/<tmpdir>/.
 _EXPERIMENT_COPY = (".dvc", "tmp", "exps")
 LOCK_FILE = Path("dvc.lock")
@@ -29,6 +31,14 @@ def user_repo_root(cwd: Path | None = None) -> Path:
         if parts[i : i + len(_EXPERIMENT_COPY)] == _EXPERIMENT_COPY:
             return Path(*parts[:i])
     return path
+
+
+def starting_from(train: TrainParams) -> TrainParams:
+    """`train` (params.yaml's section) with a relative `init_from` taken from the user's
+    repository root, as a relative data path is."""
+    if not train.init_from:
+        return train
+    return train.changed(init_from=str(user_repo_root() / Path(train.init_from).expanduser()))
 
 
 def git_commit(cwd: Path) -> str | None:

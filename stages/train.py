@@ -75,9 +75,7 @@ def main() -> None:
     parser.add_argument("history", type=Path, help="output directory: epoch records per seed")
     args = parser.parse_args()
     params = load_params()
-    if params.train.init_from:  # a relative directory is the user's repository's
-        start = repo.user_repo_root() / Path(params.train.init_from).expanduser()
-        params = params.model_copy(update={"train": params.train.changed(init_from=str(start))})
+    params = params.model_copy(update={"train": repo.starting_from(params.train)})
     windows = load_windows(args.windows)
     check_coverage(params.train, windows.spec)  # before any process or MLflow run is started
     if params.train.processes > 1 and not distributed.launched():

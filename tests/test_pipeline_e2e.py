@@ -93,7 +93,15 @@ def experiment_args(name: str, repo: Path) -> list[str]:
         study = (REPO / "presets/study.txt").read_text().split()
         return [*study, "-S", "train.hidden_size=8", "-S", "train.batch_size=64", "-S", "seeds=[1]"]
     users_table(repo.parent / "mine.csv")
-    return [*OWN_DATA, "-S", f"data.path={repo.parent / 'mine.csv'}"]
+    backtest = [
+        "-S",
+        "backtest.enabled=true",
+        "-S",
+        "backtest.days=8",
+        "-S",
+        "backtest.refit_days=4",
+    ]
+    return [*OWN_DATA, "-S", f"data.path={repo.parent / 'mine.csv'}", *backtest]
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +134,7 @@ def test_repro_builds_every_output(built):
     repo, log = built
     for stage in ("acquire", "ingest", "features", "window", "train@gru", "train@lstm", "evaluate"):
         assert f"Running stage '{stage}'" in log
+    assert json.loads((repo / "metrics/backtest.json").read_text()) == {"enabled": False}
     for out in (
         "data/ingested.parquet",
         "data/features.parquet",
@@ -256,6 +265,11 @@ def test_a_users_long_table_in_another_zone_goes_through_with_no_code_change(rep
     figures = own["metrics"]["metrics/evaluate.json"]["data"]["test_smape"]
     assert {"gru", "lstm", "same_hour_last_week"} <= set(figures)
     assert all(np.isfinite(v) for v in figures.values())
+    # its backtest, switched on: the last 8 days, refitted after 4
+    backtest = own["metrics"]["metrics/backtest.json"]["data"]
+    assert [r["refit"] for r in backtest["refits"]] == ["2018-04-02", "2018-04-06"]
+    assert backtest["issues"]["23:00"]["period"]["gru"]["days"] == 8
+    assert np.isfinite(backtest["issues"]["10:00"]["period"]["lstm"]["coverage_p10_p90"])
 
 
 @pytest.fixture

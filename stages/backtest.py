@@ -1,0 +1,75 @@
+"""backtest: with `backtest.enabled`, replay daily operations over the last `backtest.days` days
+of the readings (`loadforecast.backtest`): forecasts issued every day at 23:00 and 10:00, both
+cells and the fitted baselines refitted every `backtest.refit_days` days, scored per month.
+Switched off (the default), it only writes that it is off."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from loadforecast.backtest import Plan, backtest, month_table
+from loadforecast.errors import run_command
+from loadforecast.files import atomic_path, write_json
+from loadforecast.forecaster import Recipe
+from loadforecast.model import select_device
+from loadforecast.plots import plot_backtest
+from stages import repo
+from stages.params import load_params
+
+log = logging.getLogger(__name__)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("features", type=Path, help="input Parquet from the features stage")
+    parser.add_argument("metrics", type=Path, help="output JSON: the figures per month")
+    parser.add_argument("plots", type=Path, help="output directory: sMAPE per month, CSV and PNG")
+    args = parser.parse_args()
+    params = load_params()
+    params = params.model_copy(update={"train": repo.starting_from(params.train)})
+    settings = params.backtest
+    if not settings.enabled:
+        with atomic_path(args.plots) as tmp:
+            tmp.mkdir()
+        write_json(args.metrics, {"enabled": False})
+        log.info("backtest.enabled is false: nothing replayed")
+        return
+    features = pd.read_parquet(args.features)
+
+    def recipe_of(cell, config, windows) -> Recipe:
+        return Recipe.for_windows(
+            cell, config, windows, params.ingest, params.features, params.data.readings
+        )
+
+    with tempfile.TemporaryDirectory() as scratch:
+        result = backtest(
+            features,
+            params.window,
+            params.data.used_covariates,
+            params.train,
+            params.seeds,
+            tuple(params.evaluate.baselines),
+            Plan(settings.days, settings.refit_days, settings.warm_start),
+            recipe_of,
+            select_device(params.train.device),
+            params.evaluate.batch_size,
+            Path(scratch),
+        )
+    table = month_table(result)
+    with atomic_path(args.plots) as tmp:
+        tmp.mkdir()
+        for issue, rows in table.groupby("issue", sort=False):
+            wide = rows.pivot(index="month", columns="predictor", values="smape")
+            wide.reset_index().to_csv(tmp / f"smape_{issue.replace(':', '')}.csv", index=False)
+        plot_backtest(table, tmp / "smape_by_month.png")
+    write_json(args.metrics, {"enabled": True, **result})
+    log.info("backtest %s -> %s", result["period"], args.metrics)
+
+
+if __name__ == "__main__":
+    run_command(main)
