@@ -169,6 +169,7 @@ def test_repro_builds_every_output(built):
         "evaluate_detail",
         "evaluate_regions",
         "dayahead",
+        "backtest",
     }
     assert set(metrics["data_quality"]) == set(REGIONS)
     assert metrics["windows"]["total"]["val"] > 0
