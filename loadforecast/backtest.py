@@ -98,14 +98,16 @@ def backtest(
     """Replay the period of `plan` on the features table (`calendar.add_time_features`) with
     the recipe `window`, `train`, `seeds` and the `baselines`; `scratch` keeps each refit's
     forecasters (the next refit starts from them with `plan.warm_start`). Returns the figures
-    (`score`) and the record of each refit."""
+    (`score`) and the record of each refit, by its day."""
     last = features["timestamp"].max()
     refits, end = refit_days(last, plan)
     if not refits:
         raise LoadForecastError(f"backtest: days = {plan.days}: no day to forecast")
     reading_ahead = pd.Timedelta(hours=max(issue.hours for issue in ISSUES.values()) + 1)
     collected: dict[str, dict[str, Forecasts]] = {name: {} for name in ISSUES}
-    records, start = [], train.init_from
+    records: dict[str, dict] = {}  # by refit day: a dict, so that `dvc exp show` shows it
+    start = train.init_from
+    started_from = "init_from" if start else "random weights"
     for at in refits:
         started = time.perf_counter()
         until = min(at + plan.refit_days * DAY, end)
@@ -133,19 +135,16 @@ def backtest(
             )
             for predictor in (*forecasters, *predictors):
                 add_forecasts(collected[name], predictor, windows, origins, issue, scaled, levels)
-        records.append(
-            {
-                "refit": f"{at:%Y-%m-%d}",
-                "forecast_until": f"{until:%Y-%m-%d}",
-                "started_from": start or "random weights",
-                "train_windows": len(windows.split("train")),
-                "val_windows": len(windows.split("val")),
-                "seconds": round(time.perf_counter() - started, 1),
-            }
-        )
-        log.info("backtest refit %s", records[-1])
+        records[f"{at:%Y-%m-%d}"] = {
+            "forecast_until": f"{until:%Y-%m-%d}",
+            "started_from": started_from,
+            "train_windows": len(windows.split("train")),
+            "val_windows": len(windows.split("val")),
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+        log.info("backtest refit %s: %s", f"{at:%Y-%m-%d}", records[f"{at:%Y-%m-%d}"])
         if plan.warm_start:
-            start = str(kept)
+            start, started_from = str(kept), "the previous refit"
     return {
         "period": {"first_day": f"{refits[0]:%Y-%m-%d}", "end": f"{end:%Y-%m-%d}"},
         "refits": records,

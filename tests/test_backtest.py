@@ -67,9 +67,9 @@ def test_the_refits_fall_every_refit_days_from_the_first_day(features) -> None:
 
 def test_no_model_or_forecast_reads_an_hour_after_its_refit_or_origin(features, tmp_path):
     result = replay(features, tmp_path / "a")
-    assert [r["refit"] for r in result["refits"]] == ["2021-02-01", "2021-03-01"]
-    assert [r["forecast_until"] for r in result["refits"]] == ["2021-03-01", "2021-03-03"]
-    first, second = result["refits"]
+    assert list(result["refits"]) == ["2021-02-01", "2021-03-01"]
+    first, second = result["refits"].values()
+    assert (first["forecast_until"], second["forecast_until"]) == ("2021-03-01", "2021-03-03")
     assert second["train_windows"] + second["val_windows"] == (
         first["train_windows"] + first["val_windows"] + 28 * 24  # February's hours
     )

@@ -247,6 +247,7 @@ def test_experiment_reruns_only_affected_stages(repo, experiment):
         "metrics/evaluate.json",
         "metrics/train_gru.json",
         "metrics/train_lstm.json",
+        "metrics/backtest.json",  # {"enabled": false} unless switched on
     }
     assert "gru" in lr_up["metrics/evaluate.json"]["data"]["test_smape"]
     study = experiments["study"]["params"]["params.yaml"]["data"]
@@ -268,7 +269,7 @@ def test_a_users_long_table_in_another_zone_goes_through_with_no_code_change(rep
     assert all(np.isfinite(v) for v in figures.values())
     # its backtest, switched on: the last 8 days, refitted after 4
     backtest = own["metrics"]["metrics/backtest.json"]["data"]
-    assert [r["refit"] for r in backtest["refits"]] == ["2018-04-02", "2018-04-06"]
+    assert list(backtest["refits"]) == ["2018-04-02", "2018-04-06"]
     assert backtest["issues"]["23:00"]["period"]["gru"]["days"] == 8
     assert np.isfinite(backtest["issues"]["10:00"]["period"]["lstm"]["coverage_p10_p90"])
 
