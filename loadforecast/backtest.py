@@ -36,7 +36,7 @@ from loadforecast.metrics import quantile_scores, smape
 from loadforecast.model import ModelConfig
 from loadforecast.quantiles import POINT, median_index, to_megawatts
 from loadforecast.scaling import LOAD_COLUMN
-from loadforecast.seeds import train_seeds, trained_forecaster
+from loadforecast.seeds import train_seeds, trained_forecaster, val_smape
 from loadforecast.training import model_config
 from loadforecast.windows import Windows, build_windows
 
@@ -114,12 +114,13 @@ def backtest(
         part = features[features["timestamp"] < until + reading_ahead]
         windows, _ = build_windows(part, window, covariates, test_from=at)
         params = train.changed(init_from=start)
-        forecasters = {}
+        forecasters, validation = {}, {}
         kept = scratch / f"{at:%Y-%m-%d}"
         kept.mkdir(parents=True, exist_ok=True)
         for cell in CELLS:
             config = model_config(cell, windows, params)
             trained = train_seeds(windows, config, params, seeds, device, batch_size)
+            validation[cell] = val_smape(windows, trained).get("val_smape")
             limits = guards(windows, config.levels)
             forecasters[cell] = trained_forecaster(
                 recipe_of(cell, config, windows), trained, limits
@@ -140,6 +141,7 @@ def backtest(
             "started_from": started_from,
             "train_windows": len(windows.split("train")),
             "val_windows": len(windows.split("val")),
+            "val_smape": validation,  # each cell's seeds averaged, one hour ahead
             "seconds": round(time.perf_counter() - started, 1),
         }
         log.info("backtest refit %s: %s", f"{at:%Y-%m-%d}", records[f"{at:%Y-%m-%d}"])

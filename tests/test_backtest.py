@@ -70,6 +70,7 @@ def test_no_model_or_forecast_reads_an_hour_after_its_refit_or_origin(features, 
     assert list(result["refits"]) == ["2021-02-01", "2021-03-01"]
     first, second = result["refits"].values()
     assert (first["forecast_until"], second["forecast_until"]) == ("2021-03-01", "2021-03-03")
+    assert set(first["val_smape"]) == {"gru", "lstm"} and 0 < first["val_smape"]["gru"] < 100
     assert second["train_windows"] + second["val_windows"] == (
         first["train_windows"] + first["val_windows"] + 28 * 24  # February's hours
     )
