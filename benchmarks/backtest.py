@@ -51,7 +51,7 @@ def main() -> None:
     calendar = params.features.changed(**UTILITY_CALENDAR)
     path = SHARED / "utility-year" / "demand_temperature.csv"
     table = hourly_table(read_readings([path], UTILITY), params, UTILITY.frequency)
-    features = add_time_features(table.drop(columns="workday"), calendar)
+    features = add_time_features(table, calendar)
 
     def recipe_of(cell, config, windows) -> Recipe:
         return Recipe.for_windows(cell, config, windows, params.ingest, calendar, readings)
