@@ -68,10 +68,11 @@ UTILITY_CALENDAR = {"holidays": "AU", "holiday_subdivision": "VIC"}
 
 def hourly_table(readings: pd.DataFrame, params: Params, frequency: str) -> pd.DataFrame:
     """One series' readings (region, timestamp, load_mw, covariates) cleaned as ingest cleans
-    them, on the local hourly clock."""
+    them, on the local hourly clock, its values float32 as ingest writes them (the training
+    that follows is sensitive to their rounding)."""
     (region,) = readings["region"].unique()
     table, _ = clean_readings(readings.drop(columns="region"), params.ingest, frequency)
-    return table.reset_index(names="timestamp").assign(region=region)
+    return table.astype("float32").reset_index(names="timestamp").assign(region=region)
 
 
 def figures(

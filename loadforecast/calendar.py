@@ -5,7 +5,10 @@ With `features.cyclic`, sin/cos encodings are added so that 23:00 sits next to 0
 `features.holiday_subdivision`, a state or province of it), a 0/1 flag marks that country's
 public holidays, on which load follows a Sunday-like profile: the day itself and, where the
 country moves a holiday that falls on a weekend, the day it is observed. `features.extra_holidays`
-adds the user's own days (bridge days, a plant's shutdown) as dates.
+adds the user's own days (bridge days, a plant's shutdown) as dates. With
+`features.degree_hours` (a known temperature covariate -> a base, such as 18 degrees), each hour's
+degrees above and below the base are added (`<column>_cooling`, `<column>_heating`): load answers
+temperature in a U, and these give a small network both sides of it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from loadforecast.config import FeaturesParams
+from loadforecast.errors import LoadForecastError
 
 # Calendar feature (the study's names) -> (pandas accessor, first value, period of its cycle).
 CALENDAR = {
@@ -55,4 +59,12 @@ def add_time_features(frame: pd.DataFrame, calendar: FeaturesParams) -> pd.DataF
         days = stamps.normalize()
         dates = holiday_dates(calendar, days.min(), days.max()) if len(out) else set()
         out["holiday"] = days.isin(pd.to_datetime(sorted(dates))).astype(np.int8)
+    for column, base in calendar.degree_hours.items():
+        if column not in out.columns:
+            raise LoadForecastError(
+                f"degree_hours of {column!r}: no such column among {list(frame.columns)}"
+            )
+        temperature = out[column].to_numpy(np.float64)
+        out[f"{column}_cooling"] = np.maximum(temperature - base, 0).astype(np.float32)
+        out[f"{column}_heating"] = np.maximum(base - temperature, 0).astype(np.float32)
     return out

@@ -130,6 +130,9 @@ class FeaturesParams(Section):
     holidays: str | None = Field(description="a country code of the holidays package, or null")
     holiday_subdivision: str | None
     extra_holidays: list[str] = Field(description="dates, YYYY-MM-DD")
+    degree_hours: dict[str, float] = Field(
+        description="a known temperature covariate -> its base in degrees (18: the usual one)"
+    )
 
     @field_validator("holidays", mode="before")
     @classmethod
@@ -154,6 +157,17 @@ class FeaturesParams(Section):
     def _known_holidays(self) -> FeaturesParams:
         check_holidays(self.holidays, self.holiday_subdivision, self.extra_holidays)
         return self
+
+    def check_degree_hours(self, covariates: dict[str, str]) -> None:
+        """Refuse degree hours of a column that is not a `known` covariate: they are read for
+        the hour being forecast, as the calendar is."""
+        wrong = {c: covariates.get(c, "not a covariate") for c in self.degree_hours}
+        wrong = {c: role for c, role in wrong.items() if role != "known"}
+        if wrong:
+            raise LoadForecastError(
+                f"degree_hours of {wrong}: each must be a known covariate (data.covariates), "
+                "since a forecast reads them for the hour it forecasts"
+            )
 
 
 class WindowParams(Section):

@@ -73,6 +73,7 @@ class Recipe:
         readings: ReadingsParams,
     ) -> Recipe:
         """The recipe of a model trained on `windows`: their layout and scalers."""
+        calendar.check_degree_hours(readings.used_covariates)
         return cls(
             name,
             config,
@@ -92,7 +93,7 @@ class Recipe:
             "features": self.features,
             "scalers": self.scalers,
             "ingest": self.ingest.model_dump(),
-            "calendar": self.calendar.model_dump(),
+            "calendar": stored_calendar(self.calendar),
             "readings": self.readings.model_dump(),
         }
 
@@ -124,9 +125,19 @@ class Recipe:
             )
 
 
+def stored_calendar(calendar: FeaturesParams) -> dict[str, Any]:
+    """The calendar as a forecaster stores it: `degree_hours` only when there are any, so that a
+    forecaster without them is saved as forecasters were before they existed."""
+    stored = calendar.model_dump()
+    if not stored["degree_hours"]:
+        del stored["degree_hours"]
+    return stored
+
+
 def _calendar_of_old_models(stored: dict[str, Any]) -> dict[str, Any]:
-    """A saved calendar; models saved before `holidays` named a country flagged US federal
-    holidays when it was true."""
+    """A saved calendar (`stored_calendar`); models saved before `holidays` named a country
+    flagged US federal holidays when it was true."""
+    stored = {"degree_hours": {}, **stored}
     if isinstance(stored.get("holidays"), bool):
         country = "US" if stored["holidays"] else None
         return {"holiday_subdivision": None, "extra_holidays": [], **stored, "holidays": country}

@@ -19,6 +19,7 @@ from loadforecast.config import (
     WindowParams,
     validated,
 )
+from loadforecast.errors import LoadForecastError
 
 PARAMS_FILE = Path("params.yaml")
 
@@ -78,6 +79,14 @@ class Params(Section):
     train: TrainParams
     evaluate: EvaluateParams
     backtest: BacktestParams
+
+    @model_validator(mode="after")
+    def _degree_hours_of_known_covariates(self) -> Params:
+        try:
+            self.features.check_degree_hours(self.data.used_covariates)
+        except LoadForecastError as err:
+            raise ValueError(f"features.{err}") from None
+        return self
 
 
 def parse_params(raw: object, source: str = "params.yaml") -> Params:

@@ -90,6 +90,7 @@ def calendar(cyclic: bool = True, holidays: str | None = "US", **more) -> Featur
         holidays=holidays,
         holiday_subdivision=more.get("holiday_subdivision"),
         extra_holidays=more.get("extra_holidays", []),
+        degree_hours=more.get("degree_hours", {}),
     )
 
 

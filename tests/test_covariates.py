@@ -332,3 +332,28 @@ def test_the_mlflow_model_takes_the_covariates_and_the_hours_ahead(forecaster, t
             served.predict(readings.iloc[:-1], params={"hours": HOURS})
     finally:
         mlflow.set_tracking_uri(None)
+
+
+def test_degree_hours_are_computed_from_the_readings_as_from_the_table() -> None:
+    """`features.degree_hours`: the degrees above and below the base of a known temperature are
+    calendar channels computed for every hour, the hours ahead included, from the readings' own
+    temperature, so the forecast from readings is the forecast from the windows."""
+    heated = CALENDAR.changed(degree_hours={"temperature": 10.0})
+    frame = add_time_features(weather_driven(40), heated)
+    params = window_params(48, 0.15, 0.15, (24, 168), True, 168)
+    windows = build_windows(frame, params, {"temperature": "known"})[0]
+    for side in ("cooling", "heating"):
+        assert (frame[f"temperature_{side}"] > 0).mean() > 0.2  # both sides of the base occur
+        assert f"temperature_{side}" in windows.features
+    model = untrained(windows)
+    readings = readings_params({"temperature": "known"})
+    recipe = Recipe.for_windows("gru", model.config, windows, POLICY, heated, readings)
+    got = Forecaster(recipe, [model.state_dict()], [0]).forecast(
+        recent_readings(windows, windows.spec.reach, HOURS), HOURS
+    )
+    index = windows.index
+    origin = index.loc[index["label_time"] == got["timestamp"].iloc[0], "label_row"]
+    series, rows = torch.from_numpy(windows.series), torch.tensor(origin.to_numpy())
+    scaled = network_forecasts([model], series, rows, windows.spec, HOURS)[0, 0]
+    median = windows.unscale_load(scaled[:, model.config.median], np.full(HOURS, "AAA"))
+    np.testing.assert_allclose(got["forecast_mw"], median, rtol=1e-5)

@@ -1,9 +1,13 @@
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from loadforecast.calendar import add_time_features
 from loadforecast.config import ConfigError, FeaturesParams, validated
+from loadforecast.errors import LoadForecastError
+from stages.params import parse_params
+from tests import REPO
 from tests.synthetic import calendar
 
 
@@ -105,6 +109,7 @@ def test_unknown_holiday_settings_are_refused_by_name(settings, message):
         "holidays": "US",
         "holiday_subdivision": None,
         "extra_holidays": [],
+        "degree_hours": {},
     } | settings
     with pytest.raises(ConfigError, match=r"params\.yaml: ") as err:
         validated(FeaturesParams, raw, "params.yaml", "features.")
@@ -113,5 +118,27 @@ def test_unknown_holiday_settings_are_refused_by_name(settings, message):
 
 def test_a_flag_where_a_country_belongs_says_to_quote_it():
     raw = {"cyclic": True, "holidays": False, "holiday_subdivision": None, "extra_holidays": []}
+    raw["degree_hours"] = {}
     with pytest.raises(ConfigError, match=r"quoted where YAML would read it as true or false"):
         validated(FeaturesParams, raw, "params.yaml", "features.")
+
+
+def test_degree_hours_give_both_sides_of_the_base_and_need_a_known_temperature():
+    heated = calendar(holidays=None, degree_hours={"temp_c": 18.0})
+    temps = pd.DataFrame({"timestamp": pd.date_range("2022-01-01", periods=3, freq="h")})
+    out = add_time_features(temps.assign(temp_c=[10.0, 18.0, 25.5]), heated)
+    assert out["temp_c_cooling"].tolist() == [0.0, 0.0, 7.5]
+    assert out["temp_c_heating"].tolist() == [8.0, 0.0, 0.0]
+    with pytest.raises(LoadForecastError, match=r"degree_hours of 'temp_c': no such column"):
+        add_time_features(temps, heated)
+    heated.check_degree_hours({"temp_c": "known"})
+    for covariates, role in (({"temp_c": "observed"}, "observed"), ({}, "not a covariate")):
+        with pytest.raises(LoadForecastError, match=rf"degree_hours of \{{'temp_c': '{role}'\}}"):
+            heated.check_degree_hours(covariates)
+
+
+def test_params_refuse_degree_hours_of_a_column_that_is_no_known_covariate():
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["features"]["degree_hours"] = {"temp_c": 18}
+    with pytest.raises(ConfigError, match=r"features\.degree_hours of \{'temp_c': 'not a cov"):
+        parse_params(raw)

@@ -155,3 +155,18 @@ def test_a_model_saved_before_holidays_named_a_country_still_loads(untrained_gru
     old = Forecaster.load(tmp_path / "old.pt")
     assert old.recipe.calendar == forecaster.recipe.calendar
     assert old.recipe.readings == forecaster.recipe.readings
+
+
+def test_degree_hours_are_saved_only_when_there_are_any(untrained_gru, tmp_path) -> None:
+    from dataclasses import replace
+
+    forecaster = untrained_gru.forecaster
+    forecaster.save(tmp_path / "plain.pt")
+    stored = torch.load(tmp_path / "plain.pt", weights_only=True)["recipe"]["calendar"]
+    assert "degree_hours" not in stored  # saved as forecasters were before they existed
+    assert Forecaster.load(tmp_path / "plain.pt").recipe.calendar.degree_hours == {}
+    calendar = forecaster.recipe.calendar.changed(degree_hours={"temp_c": 18.0})
+    recipe = replace(forecaster.recipe, calendar=calendar)
+    heated = Forecaster(recipe, forecaster.states, forecaster.seeds)
+    heated.save(tmp_path / "heated.pt")
+    assert Forecaster.load(tmp_path / "heated.pt").recipe.calendar == calendar

@@ -79,6 +79,7 @@ OWN_DATA = [
     "-S", "data.timezone=Europe/London", "-S", "data.regions=[EW]", "-S", "features.holidays=GB",
     "-S", "project.name=feeders", "-S", "seeds=[1]",
     "-S", "+data.covariates.temp_forecast_c=known", "-S", "+data.covariates.comment=ignored",
+    "-S", "+features.degree_hours.temp_forecast_c=12",
 ]  # fmt: skip
 
 
@@ -264,6 +265,8 @@ def test_a_users_long_table_in_another_zone_goes_through_with_no_code_change(rep
     data = own["params"]["params.yaml"]["data"]["data"]
     assert data["timezone"] == "Europe/London"
     assert data["covariates"] == {"temp_forecast_c": "known", "comment": "ignored"}
+    features = own["params"]["params.yaml"]["data"]["features"]
+    assert features["degree_hours"] == {"temp_forecast_c": 12}
     figures = own["metrics"]["metrics/evaluate.json"]["data"]["test_smape"]
     assert {"gru", "lstm", "same_hour_last_week"} <= set(figures)
     assert all(np.isfinite(v) for v in figures.values())

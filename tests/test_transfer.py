@@ -44,7 +44,7 @@ def saved_start(tmp_path_factory) -> tuple[object, torch.nn.Module, object]:
         torch.manual_seed(seed)
         states.append(RNNForecaster(config).state_dict())
     calendar = FeaturesParams(
-        cyclic=True, holidays=None, holiday_subdivision=None, extra_holidays=[]
+        cyclic=True, holidays=None, holiday_subdivision=None, extra_holidays=[], degree_hours={}
     )
     recipe = Recipe.for_windows("gru", config, windows, POLICY, calendar, readings_params({}))
     directory = tmp_path_factory.mktemp("start")
