@@ -65,7 +65,7 @@ def starting_states(
     states = []
     for i in range(count):
         source_state = start.states[i % len(start.states)]
-        state = {k: v.detach().cpu().clone() for k, v in source_state.items()}
+        state = {k: v.detach().to("cpu", torch.float32, copy=True) for k, v in source_state.items()}
         state["rnn.weight_ih_l0"] = _by_name(state["rnn.weight_ih_l0"], 0, source[0], target[0])
         if config.multi_horizon:
             decoder_input = "decoder.local_mlp.0.weight"
@@ -74,3 +74,11 @@ def starting_states(
         RNNForecaster(config).load_state_dict(state)  # the shapes agree, or a clear error
         states.append(state)
     return states
+
+
+def save_start(forecaster: Path, target: Path) -> None:
+    """Save the forecaster at `forecaster` as a start for other networks: its weights in float16
+    (half the size; a start needs no more), everything else as it is."""
+    start = Forecaster.load(forecaster)
+    start.states = [{k: v.half() for k, v in state.items()} for state in start.states]
+    start.save(target)
