@@ -351,17 +351,8 @@ def main() -> None:
 
     batch_ms = batch_making(study_data, windows, device, params.train.batch_size)
     print("making one batch", batch_ms, flush=True)
+    path = args.output or RESULTS / f"training-{device.type}-{datetime.now(UTC):%Y%m%d}.json"
     results = {}
-    for cell in args.cells:
-        results[f"study_{cell}"] = run_study(study_data, cell, device, args, params)
-        print(cell, "study", results[f"study_{cell}"], flush=True)
-        for precision in args.precisions:
-            name = f"ours_{cell}_{precision}"
-            results[name] = []
-            for seed in args.seeds:
-                results[name].append(run_ours(windows, cell, precision, seed, device, args, params))
-                print(cell, name, results[name][-1], flush=True)
-
     report = {
         "benchmark": "training: the study's loop vs ours, the study's model and hyperparameters",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -376,10 +367,25 @@ def main() -> None:
         },
         "data_prep_seconds": {"study": round(study_prep, 2), "ours": round(our_prep, 2)},
         "batch_making": batch_ms,
-        "summary": summarise(results, args.cells, args.precisions),
         "results": results,
     }
-    path = args.output or RESULTS / f"training-{device.type}-{datetime.now(UTC):%Y%m%d}.json"
+
+    def finished(name: str, result: dict) -> None:
+        """Keep one run's figures, on screen and in the report (rewritten: a cut run keeps it)."""
+        print(name, result, flush=True)
+        write_json(path, report)
+
+    for cell in args.cells:
+        results[f"study_{cell}"] = run_study(study_data, cell, device, args, params)
+        finished(f"study_{cell}", results[f"study_{cell}"])
+        for precision in args.precisions:
+            name = f"ours_{cell}_{precision}"
+            results[name] = []
+            for seed in args.seeds:
+                results[name].append(run_ours(windows, cell, precision, seed, device, args, params))
+                finished(name, results[name][-1])
+
+    report["summary"] = summarise(results, args.cells, args.precisions)
     write_json(path, report)
     print(json.dumps(report["summary"], indent=2))
     print(f"-> {path}")

@@ -59,6 +59,36 @@ def test_training_benchmark_names_a_missing_region_file(benchmark, tmp_path):
     assert f"{tmp_path}: no AAA_hourly.csv" in done.stderr
 
 
+@pytest.mark.slow  # a benchmark command end to end, in a process of its own
+def test_default_training_benchmark_trains_seed_by_seed_and_averages_them(benchmark, tmp_path):
+    data = tmp_path / "raw"
+    for i, region in enumerate(("AAA", "BBB")):
+        write_region_csv(data, region, load_series("2018-01-01", 24 * 60, seed=i), seed=i)
+    output = tmp_path / "result.json"
+    done = benchmark(
+        *("--data-dir", str(data), "--regions", "AAA", "BBB", "--seeds", "1", "2"),
+        *("--epochs", "1", "--min-steps", "0", "--output", str(output)),
+        module="benchmarks.default_training",
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(output.read_text())
+
+    runs = report["runs"]
+    assert [(r["cell"], r["seed"]) for r in runs] == [
+        ("gru", 1),
+        ("lstm", 1),
+        ("gru", 2),
+        ("lstm", 2),
+    ]
+    assert all(r["epochs"] == 1 and r["train_seconds"] > 0 for r in runs)
+    assert not report["full_default"]  # two made-up regions: nothing to set beside the lock's
+    assert all(r["committed_cpu_run"] is None for r in runs)
+    for cell in ("gru", "lstm"):
+        seeds_smape = [r["val_smape"] for r in runs if r["cell"] == cell]
+        averaged = report["seeds_averaged"][cell]["val_smape"]
+        assert seeds_smape[0] != seeds_smape[1] and 0 < averaged < 100
+
+
 def test_a_sampled_epoch_is_projected_from_the_last_warm_epoch():
     timing = epoch_timing([3.0, 2.0], windows_run=1000, windows_per_epoch=10_000)
     assert timing["windows_per_second"] == 500
