@@ -36,7 +36,7 @@ from loadforecast.errors import run_command
 from loadforecast.files import write_json
 from loadforecast.forecaster import Recipe
 from loadforecast.model import select_device
-from stages.params import load_params
+from loadforecast.settings import load_params
 
 
 def main() -> None:

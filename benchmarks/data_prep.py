@@ -32,8 +32,8 @@ def run_variant(variant: str, data_dir: Path) -> dict:
     from benchmarks.study_reference import study_params, study_preprocess
     from loadforecast.calendar import add_time_features
     from loadforecast.data import read_regions, region_file
+    from loadforecast.settings import load_params
     from loadforecast.windows import build_windows
-    from stages.params import load_params
 
     params = load_params() if variant == "ours_defaults" else study_params()
     regions = params.data.regions

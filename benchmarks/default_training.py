@@ -26,9 +26,9 @@ from loadforecast.errors import run_command
 from loadforecast.files import write_json
 from loadforecast.model import select_device
 from loadforecast.seeds import train_seed, val_smape
+from loadforecast.settings import load_params
 from loadforecast.training import model_config
 from loadforecast.windows import build_windows
-from stages.params import load_params
 
 COMMITTED = Path(__file__).parents[1] / "metrics" / "seeds"
 

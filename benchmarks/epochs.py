@@ -29,9 +29,9 @@ from loadforecast import seeds
 from loadforecast.errors import run_command
 from loadforecast.files import write_json
 from loadforecast.model import RNNForecaster, select_device
+from loadforecast.settings import load_params
 from loadforecast.training import Sequences, model_config
 from loadforecast.windows import load_windows
-from stages.params import load_params
 
 RESULTS = Path(__file__).parent / "results"
 # name: (loadforecast.gru on the CPU, seeds at once)

@@ -29,6 +29,7 @@ from loadforecast.data import read_regions
 from loadforecast.files import write_json
 from loadforecast.metrics import predictions_frame, score, validation_smape
 from loadforecast.model import select_device
+from loadforecast.settings import PARAMS_FILE, parse_params
 from loadforecast.training import (
     best_record,
     model_config,
@@ -36,7 +37,6 @@ from loadforecast.training import (
     validation_forecast,
 )
 from loadforecast.windows import build_windows
-from stages.params import PARAMS_FILE, parse_params
 
 RESULTS = Path(__file__).parent / "results"
 # Every variant is scored on the same validation windows: each label has the 257 hours that the

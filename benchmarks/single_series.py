@@ -50,9 +50,9 @@ from loadforecast.metrics import predictions_frame, score, seed_column, validati
 from loadforecast.model import select_device
 from loadforecast.quantiles import average_seeds
 from loadforecast.seeds import train_seeds, trained_forecaster, val_smape
+from loadforecast.settings import Params, load_params
 from loadforecast.training import best_record, model_config
 from loadforecast.windows import build_windows
-from stages.params import Params, load_params
 
 log = logging.getLogger(__name__)
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

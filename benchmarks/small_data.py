@@ -40,9 +40,9 @@ from loadforecast.metrics import predictions_frame, score, seed_column
 from loadforecast.model import select_device
 from loadforecast.quantiles import average_seeds
 from loadforecast.seeds import train_seeds, trained_forecaster, val_smape
+from loadforecast.settings import load_params
 from loadforecast.training import model_config
 from loadforecast.windows import build_windows
-from stages.params import load_params
 
 log = logging.getLogger(__name__)
 NAIVE = ("persistence", "same_hour_yesterday", "same_hour_last_week")

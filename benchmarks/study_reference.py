@@ -17,7 +17,7 @@ from sklearn.preprocessing import MinMaxScaler
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from stages.params import PARAMS_FILE, Params, parse_params
+from loadforecast.settings import PARAMS_FILE, Params, parse_params
 
 STUDY_PRESET = Path(__file__).parents[1] / "presets" / "study.txt"
 

@@ -30,13 +30,13 @@ from loadforecast.data import read_regions
 from loadforecast.files import write_json
 from loadforecast.metrics import validation_smape
 from loadforecast.model import select_device
+from loadforecast.settings import PARAMS_FILE, parse_params
 from loadforecast.training import (
     model_config,
     train_model,
     validation_forecast,
 )
 from loadforecast.windows import build_windows
-from stages.params import PARAMS_FILE, parse_params
 
 RESULTS = Path(__file__).parent / "results"
 STUDY_BATCH = 1024

@@ -33,10 +33,12 @@ from loadforecast.dayahead import ISSUES, Issue, issue_forecasts, issue_origins
 from loadforecast.errors import LoadForecastError
 from loadforecast.forecaster import Recipe
 from loadforecast.metrics import quantile_scores, smape
-from loadforecast.model import ModelConfig
+from loadforecast.model import ModelConfig, select_device
+from loadforecast.plots import plot_backtest
 from loadforecast.quantiles import POINT, median_index, to_megawatts
 from loadforecast.scaling import LOAD_COLUMN
 from loadforecast.seeds import train_seeds, trained_forecaster, val_smape
+from loadforecast.settings import Params
 from loadforecast.training import model_config
 from loadforecast.windows import Windows, build_windows
 
@@ -131,6 +133,8 @@ def backtest(
         for name, issue in ISSUES.items():
             origins = issue_origins(windows, issue)
             origins = origins[origins["label_time"] < until]
+            if origins.empty:  # no day of this issue falls in this refit's days
+                continue
             scaled, levels = issue_forecasts(
                 forecasters, windows, series, origins, issue, baselines=predictors
             )
@@ -152,6 +156,30 @@ def backtest(
         "refits": records,
         "issues": {name: score(by_predictor) for name, by_predictor in collected.items()},
     }
+
+
+def replay(features: pd.DataFrame, settings: Params, plan: Plan, scratch: Path) -> dict:
+    """`backtest` with the recipe of a settings file (`loadforecast.settings`): its window,
+    covariates, training, seeds, baselines, device and batch size."""
+
+    def recipe_of(cell: str, config: ModelConfig, windows: Windows) -> Recipe:
+        return Recipe.for_windows(
+            cell, config, windows, settings.ingest, settings.features, settings.data.readings
+        )
+
+    return backtest(
+        features,
+        settings.window,
+        settings.data.used_covariates,
+        settings.train,
+        settings.seeds,
+        tuple(settings.evaluate.baselines),
+        plan,
+        recipe_of,
+        select_device(settings.train.device),
+        settings.evaluate.batch_size,
+        scratch,
+    )
 
 
 def add_forecasts(
@@ -232,3 +260,15 @@ def month_table(result: dict) -> pd.DataFrame:
         for predictor, figures in predictors.items()
     ]
     return pd.DataFrame(rows)
+
+
+def write_months(result: dict, directory: Path) -> pd.DataFrame:
+    """Create `directory` with each issue's sMAPE per month and predictor (`smape_2300.csv`,
+    `smape_1000.csv`) and their picture (`smape_by_month.png`); returns `month_table`."""
+    table = month_table(result)
+    directory.mkdir()
+    for issue, rows in table.groupby("issue", sort=False):
+        wide = rows.pivot(index="month", columns="predictor", values="smape")
+        wide.reset_index().to_csv(directory / f"smape_{issue.replace(':', '')}.csv", index=False)
+    plot_backtest(table, directory / "smape_by_month.png")
+    return table

@@ -4,6 +4,7 @@ model.
     loadforecast forecast data/models/gru.pt recent/AEP_hourly.csv recent/DOM_hourly.csv
     loadforecast forecast models:/pjm-load-gru@champion recent/*.csv --hours 24
     loadforecast forecast data/models/lstm.pt recent.parquet --hours 24
+    loadforecast backtest data/raw --days 90 --refit-days 30 --output backtest
     loadforecast promote pjm-load-gru 3
 
 `forecast` takes a saved forecaster (the train stage's `data/models/<cell>.pt`, from any
@@ -14,6 +15,12 @@ region's `Datetime,<REGION>_MW` rows per file, or long tables with the columns `
 named, in any order; read and cleaned as the pipeline's ingest does, in the model's time zone
 unless the timestamps carry offsets. The forecast is printed and written as CSV (`--output`),
 whole or not at all.
+
+`backtest` replays operations over the last days of the readings with the recipe of a settings
+file (`--settings`, params.yaml by default; `loadforecast.backtest`): both cells and the fitted
+baselines refitted every `--refit-days`, the next day issued daily at 23:00 and 10:00, scored
+per month. The readings are `data.format`'s, cleaned as ingest cleans them (`data.regions`); the
+output directory gets `backtest.json`, each issue's sMAPE per month as CSV and their picture.
 
 `promote` points the alias `champion` at a registered version, after showing the validation
 sMAPE of the current champion and of the candidate; unless `--force`, it refuses a version whose
@@ -118,6 +125,38 @@ def forecast(args: argparse.Namespace) -> None:
     log.info("-> %s", args.output)
 
 
+def backtest(args: argparse.Namespace) -> None:
+    from loadforecast.backtest import Plan, replay, write_months
+    from loadforecast.calendar import add_time_features
+    from loadforecast.data import read_regions
+    from loadforecast.files import write_json
+    from loadforecast.settings import load_params
+
+    settings = load_params(args.settings)
+    if start := settings.train.init_from:  # a relative one from the settings file's directory
+        train = settings.train.changed(init_from=str(args.settings.parent / start))
+        settings = settings.model_copy(update={"train": train})
+    chosen = settings.backtest
+    plan = Plan(
+        args.days or chosen.days,
+        args.refit_days or chosen.refit_days,
+        chosen.warm_start if args.warm_start is None else args.warm_start,
+    )
+    table, _ = read_regions(
+        args.readings, settings.data.regions, settings.ingest, settings.data.readings
+    )
+    features = add_time_features(table, settings.features)
+    with atomic_path(args.output) as tmp:
+        tmp.mkdir()
+        result = replay(features, settings, plan, tmp / "refits")
+        months = write_months(result, tmp / "months")
+        write_json(tmp / "backtest.json", result)
+    period = result["period"]
+    print(f"backtest {period['first_day']} to {period['end']} (exclusive), sMAPE % per month:")
+    print(months.pivot(index=["issue", "month"], columns="predictor", values="smape").round(2))
+    log.info("-> %s", args.output)
+
+
 def promote(args: argparse.Namespace) -> None:
     from loadforecast import tracking
     from loadforecast.tracking import registry
@@ -176,6 +215,24 @@ def parser() -> argparse.ArgumentParser:
     on.add_argument("--max-age-hours", type=float, default=ReadingChecks.max_age_hours)
     on.add_argument("--output", type=Path, default=Path("forecast.csv"))
     on.set_defaults(run=forecast)
+    back = commands.add_parser(
+        "backtest", help="replay daily forecasts over past days, refitted as in operation"
+    )
+    back.add_argument(
+        "readings", type=Path, help="a directory of PJM files, or the table data.path would name"
+    )
+    back.add_argument("--settings", type=Path, default=Path("params.yaml"))
+    back.add_argument("--days", type=int, help="days replayed (default: backtest.days)")
+    back.add_argument(
+        "--refit-days", type=int, help="days between refits (default: backtest.refit_days)"
+    )
+    back.add_argument(
+        "--warm-start",
+        action=argparse.BooleanOptionalAction,
+        help="refit from the previous refit's networks (default: backtest.warm_start)",
+    )
+    back.add_argument("--output", type=Path, default=Path("backtest"))
+    back.set_defaults(run=backtest)
     up = commands.add_parser("promote", help="point a registered model's champion at a version")
     up.add_argument("name", help="registered model, e.g. pjm-load-gru")
     up.add_argument("version", help="the version to promote")

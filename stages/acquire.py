@@ -15,7 +15,7 @@ from pathlib import Path
 
 from loadforecast.acquire import copy_table, fill_regions
 from loadforecast.errors import LoadForecastError, run_command
-from stages.params import DataParams, load_params
+from loadforecast.settings import DataParams, load_params
 from stages.repo import user_repo_root
 
 log = logging.getLogger(__name__)

@@ -12,14 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from loadforecast.backtest import Plan, backtest, month_table
+from loadforecast.backtest import Plan, replay, write_months
 from loadforecast.errors import run_command
 from loadforecast.files import atomic_path, write_json
-from loadforecast.forecaster import Recipe
-from loadforecast.model import select_device
-from loadforecast.plots import plot_backtest
+from loadforecast.settings import load_params
 from stages import repo
-from stages.params import load_params
 
 log = logging.getLogger(__name__)
 
@@ -40,33 +37,11 @@ def main() -> None:
         log.info("backtest.enabled is false: nothing replayed")
         return
     features = pd.read_parquet(args.features)
-
-    def recipe_of(cell, config, windows) -> Recipe:
-        return Recipe.for_windows(
-            cell, config, windows, params.ingest, params.features, params.data.readings
-        )
-
+    plan = Plan(settings.days, settings.refit_days, settings.warm_start)
     with tempfile.TemporaryDirectory() as scratch:
-        result = backtest(
-            features,
-            params.window,
-            params.data.used_covariates,
-            params.train,
-            params.seeds,
-            tuple(params.evaluate.baselines),
-            Plan(settings.days, settings.refit_days, settings.warm_start),
-            recipe_of,
-            select_device(params.train.device),
-            params.evaluate.batch_size,
-            Path(scratch),
-        )
-    table = month_table(result)
+        result = replay(features, params, plan, Path(scratch))
     with atomic_path(args.plots) as tmp:
-        tmp.mkdir()
-        for issue, rows in table.groupby("issue", sort=False):
-            wide = rows.pivot(index="month", columns="predictor", values="smape")
-            wide.reset_index().to_csv(tmp / f"smape_{issue.replace(':', '')}.csv", index=False)
-        plot_backtest(table, tmp / "smape_by_month.png")
+        write_months(result, tmp)
     write_json(args.metrics, {"enabled": True, **result})
     log.info("backtest %s -> %s", result["period"], args.metrics)
 

@@ -22,9 +22,9 @@ from loadforecast.evaluation import evaluate, write_plots
 from loadforecast.files import atomic_path, write_json
 from loadforecast.forecaster import Forecaster
 from loadforecast.model import select_device
+from loadforecast.settings import load_params
 from loadforecast.windows import load_windows
 from stages import repo
-from stages.params import load_params
 
 log = logging.getLogger(__name__)
 

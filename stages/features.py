@@ -11,7 +11,7 @@ import pandas as pd
 from loadforecast.calendar import add_time_features
 from loadforecast.errors import run_command
 from loadforecast.files import atomic_path
-from stages.params import load_params
+from loadforecast.settings import load_params
 
 log = logging.getLogger(__name__)
 

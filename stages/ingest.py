@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 from loadforecast.data import read_regions, table_schema
 from loadforecast.errors import run_command
 from loadforecast.files import atomic_path, write_json
+from loadforecast.settings import load_params
 from stages import repo
-from stages.params import load_params
 
 log = logging.getLogger(__name__)
 

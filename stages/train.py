@@ -26,6 +26,7 @@ from loadforecast.forecaster import Forecaster, Recipe
 from loadforecast.model import CELLS, select_device
 from loadforecast.readings import recent_readings
 from loadforecast.seeds import TrainedSeed, train_seeds, trained_forecaster, val_smape
+from loadforecast.settings import Params, load_params
 from loadforecast.training import (
     best_record,
     check_coverage,
@@ -34,7 +35,6 @@ from loadforecast.training import (
 )
 from loadforecast.windows import Windows, load_windows
 from stages import repo
-from stages.params import Params, load_params
 
 log = logging.getLogger(__name__)
 

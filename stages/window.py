@@ -11,8 +11,8 @@ import pandas as pd
 
 from loadforecast.errors import run_command
 from loadforecast.files import atomic_path, write_json
+from loadforecast.settings import load_params
 from loadforecast.windows import SPLITS, build_windows, save_windows
-from stages.params import load_params
 
 log = logging.getLogger(__name__)
 

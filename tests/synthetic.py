@@ -95,9 +95,9 @@ def calendar(cyclic: bool = True, holidays: str | None = "US", **more) -> Featur
 
 
 def pjm_data(**settings):
-    """The data section for PJM's files (`stages.params.DataParams`), with `settings`."""
+    """The data section for PJM's files (`loadforecast.settings.DataParams`), with `settings`."""
     from loadforecast.data import PJM_READINGS
-    from stages.params import DataParams
+    from loadforecast.settings import DataParams
 
     return DataParams.model_validate({**PJM_READINGS.model_dump(), "path": None, **settings})
 

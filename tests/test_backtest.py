@@ -4,14 +4,29 @@ the second refit on change no figure of the month before it)."""
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 import torch
+import yaml
 
+from loadforecast import backtest as backtests
+from loadforecast import cli
 from loadforecast.backtest import Plan, backtest, month_table, refit_days
 from loadforecast.calendar import add_time_features
+from loadforecast.data import read_regions
 from loadforecast.forecaster import Recipe
-from tests.synthetic import POLICY, SMALL_TRAINING, calendar, window_params
+from loadforecast.settings import load_params
+from tests import REPO
+from tests.synthetic import (
+    POLICY,
+    SMALL_TRAINING,
+    calendar,
+    load_series,
+    window_params,
+    write_region_csv,
+)
 from tests.test_covariates import readings_params, weather_driven
 
 COVARIATES = {"temperature": "known"}
@@ -31,7 +46,7 @@ TRAIN = SMALL_TRAINING.changed(
 PLAN = Plan(days=30, refit_days=28)
 
 
-def replay(features: pd.DataFrame, tmp_path) -> dict:
+def replay(features: pd.DataFrame, tmp_path, plan: Plan = PLAN) -> dict:
     readings = readings_params(COVARIATES)
 
     def recipe_of(cell, config, windows):
@@ -44,7 +59,7 @@ def replay(features: pd.DataFrame, tmp_path) -> dict:
         TRAIN,
         [3],
         ("persistence", "linear"),
-        PLAN,
+        plan,
         recipe_of,
         torch.device("cpu"),
         256,
@@ -95,3 +110,53 @@ def test_no_model_or_forecast_reads_an_hour_after_its_refit_or_origin(features, 
     )
     march = (slice(None), "2021-03", "gru")
     assert (again.loc[march, "smape"] != before.loc[march, "smape"]).all()
+
+
+def test_a_refit_with_no_day_of_an_issue_leaves_that_issue_to_the_others(features, tmp_path):
+    # The last refit forecasts 2 March alone: from 23:00 on 1 March, but from 10:00 only the
+    # day after, 3 March, which has no readings.
+    result = replay(features, tmp_path, Plan(days=2, refit_days=1))
+    assert list(result["refits"]) == ["2021-03-01", "2021-03-02"]
+    assert result["issues"]["23:00"]["period"]["gru"]["days"] == 2
+    assert result["issues"]["10:00"]["period"]["gru"]["days"] == 1
+
+
+def test_the_command_replays_a_settings_files_recipe_as_the_library_does(tmp_path, capsys):
+    data = tmp_path / "raw"
+    write_region_csv(data, "AAA", load_series("2018-03-01", 24 * 40), seed=0)
+    settings = yaml.safe_load((REPO / "params.yaml").read_text())
+    settings["seeds"] = [1]
+    settings["data"]["regions"] = ["AAA"]
+    settings["train"].update(
+        epochs=1, min_steps=10, hidden_size=8, chunk_hours=96, burn_in_hours=24,
+        context_size=4, decoder_size=8, batch_size=16, device="cpu",
+    )  # fmt: skip
+    settings["evaluate"]["baselines"] = ["persistence", "linear"]
+    path = tmp_path / "settings.yaml"
+    path.write_text(yaml.safe_dump(settings))
+    out = tmp_path / "out"
+
+    # backtest.days and refit_days of params.yaml (90, 30) overridden: the last 8 days, by 4
+    command = ["backtest", str(data), "--settings", str(path), "--output", str(out)]
+    cli.main([*command, "--days", "8", "--refit-days", "4"])
+
+    result = json.loads((out / "backtest.json").read_text())
+    assert list(result["refits"]) == ["2018-04-02", "2018-04-06"]
+    assert result["period"] == {"first_day": "2018-04-02", "end": "2018-04-10"}
+    assert sorted(p.name for p in (out / "months").iterdir()) == [
+        "smape_1000.csv",
+        "smape_2300.csv",
+        "smape_by_month.png",
+    ]
+    assert sorted(p.name for p in (out / "refits" / "2018-04-06").iterdir()) == [
+        "gru.pt",
+        "lstm.pt",
+    ]
+    assert "2018-04-02 to 2018-04-10 (exclusive), sMAPE % per month" in capsys.readouterr().out
+    assert not list(tmp_path.glob(".out.tmp-*"))
+
+    params = load_params(path)
+    table, _ = read_regions(data, ["AAA"], params.ingest, params.data.readings)
+    features = add_time_features(table, params.features)
+    direct = backtests.replay(features, params, Plan(8, 4), tmp_path / "direct")
+    assert json.loads(json.dumps(direct["issues"])) == result["issues"]

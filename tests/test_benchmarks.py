@@ -158,7 +158,7 @@ def test_many_series_benchmark_times_each_data_stage(tmp_path):
 def test_single_series_changes_the_recipe_as_dvc_exp_run_does():
     from benchmarks.single_series import with_changes
     from loadforecast.errors import LoadForecastError
-    from stages.params import load_params
+    from loadforecast.settings import load_params
 
     params = load_params(REPO / "params.yaml")
     changed = with_changes(params, ["train.hidden_size=64", "window.lags=[24]"])

@@ -6,7 +6,7 @@ import yaml
 from loadforecast.calendar import add_time_features
 from loadforecast.config import ConfigError, FeaturesParams, validated
 from loadforecast.errors import LoadForecastError
-from stages.params import parse_params
+from loadforecast.settings import parse_params
 from tests import REPO
 from tests.synthetic import calendar
 

@@ -2,7 +2,7 @@ import pytest
 import yaml
 
 from loadforecast.config import ConfigError
-from stages.params import load_params, parse_params
+from loadforecast.settings import load_params, parse_params
 from tests import REPO
 
 

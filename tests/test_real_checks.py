@@ -20,9 +20,9 @@ from loadforecast.errors import LoadForecastError
 from loadforecast.forecaster import Forecaster, Recipe
 from loadforecast.model import RNNForecaster
 from loadforecast.readings import HOUR
+from loadforecast.settings import load_params
 from loadforecast.training import model_config
 from loadforecast.windows import build_windows
-from stages.params import load_params
 from tests import REPO
 
 SHARED = REPO.parent / "shared" / "data"

@@ -11,8 +11,8 @@ import pytest
 from benchmarks.study_reference import study_params
 from loadforecast.calendar import add_time_features
 from loadforecast.data import read_regions
+from loadforecast.settings import load_params
 from loadforecast.windows import build_windows, split_codes
-from stages.params import load_params
 from tests import REPO
 from tests.synthetic import calendar
 

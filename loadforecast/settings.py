@@ -1,5 +1,6 @@
-"""params.yaml, read once per stage and validated whole (`loadforecast.config`): one section per
-stage, each key required, each mistake named with its key, value and what is allowed."""
+"""A run's settings file (the pipeline's params.yaml), read and validated whole
+(`loadforecast.config`): one section per step, each key required, each mistake named with its
+key, value and what is allowed. The stages and `loadforecast backtest` read it."""
 
 from __future__ import annotations
 
@@ -95,6 +96,6 @@ def parse_params(raw: object, source: str = "params.yaml") -> Params:
 
 
 def load_params(path: Path = PARAMS_FILE) -> Params:
-    """Read and check params.yaml (stages run from the repository root)."""
+    """Read and check a settings file (by default params.yaml in the working directory)."""
     with path.open() as f:
         return parse_params(yaml.safe_load(f), str(path))
