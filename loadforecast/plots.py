@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+from matplotlib.dates import DateFormatter, MonthLocator
 from matplotlib.figure import Figure
 
 
@@ -72,7 +73,10 @@ def plot_backtest(table: pd.DataFrame, path: Path) -> None:
     for ax, issue in zip(fig.subplots(1, len(issues), squeeze=False)[0], issues, strict=True):
         for predictor, rows in table[table["issue"] == issue].groupby("predictor", sort=False):
             style = "-" if predictor in ("gru", "lstm") else "--"
-            ax.plot(rows["month"], rows["smape"], marker="o", linestyle=style, label=predictor)
+            months = pd.to_datetime(rows["month"], format="%Y-%m")  # dates: no category axis
+            ax.plot(months, rows["smape"], marker="o", linestyle=style, label=predictor)
+        ax.xaxis.set_major_locator(MonthLocator())
+        ax.xaxis.set_major_formatter(DateFormatter("%Y-%m"))
         ax.set(title=f"Issued at {issue}: sMAPE by month", ylabel="sMAPE (%)", yscale="log")
         ax.legend(fontsize="small")
     fig.tight_layout()
