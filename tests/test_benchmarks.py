@@ -14,11 +14,17 @@ from tests import REPO
 from tests.synthetic import load_series, write_region_csv
 
 
-@pytest.mark.slow  # a benchmark command end to end, in a process of its own
-def test_training_benchmark_reports_both_loops_and_the_spread_over_seeds(benchmark, tmp_path):
+def two_regions(tmp_path, days: int):
+    """A directory of two generated regions' raw files, AAA and BBB, of `days` days."""
     data = tmp_path / "raw"
     for i, region in enumerate(("AAA", "BBB")):
-        write_region_csv(data, region, load_series("2018-01-01", 24 * 50, seed=i), seed=i)
+        write_region_csv(data, region, load_series("2018-01-01", 24 * days, seed=i), seed=i)
+    return data
+
+
+@pytest.mark.slow  # a benchmark command end to end, in a process of its own
+def test_training_benchmark_reports_both_loops_and_the_spread_over_seeds(benchmark, tmp_path):
+    data = two_regions(tmp_path, days=50)
     output = tmp_path / "result.json"
     done = benchmark(
         *("--data-dir", str(data), "--regions", "AAA", "BBB", "--cells", "gru"),
@@ -61,9 +67,7 @@ def test_training_benchmark_names_a_missing_region_file(benchmark, tmp_path):
 
 @pytest.mark.slow  # a benchmark command end to end, in a process of its own
 def test_default_training_benchmark_trains_seed_by_seed_and_averages_them(benchmark, tmp_path):
-    data = tmp_path / "raw"
-    for i, region in enumerate(("AAA", "BBB")):
-        write_region_csv(data, region, load_series("2018-01-01", 24 * 60, seed=i), seed=i)
+    data = two_regions(tmp_path, days=60)
     output = tmp_path / "result.json"
     done = benchmark(
         *("--data-dir", str(data), "--regions", "AAA", "BBB", "--seeds", "1", "2"),
@@ -116,9 +120,7 @@ def test_recorded_command_leaves_out_absolute_paths(monkeypatch):
 
 @pytest.mark.slow  # a benchmark command end to end, in a process of its own
 def test_time_to_accuracy_benchmark_runs_both_objectives_on_the_same_windows(benchmark, tmp_path):
-    data = tmp_path / "raw"
-    for i, region in enumerate(("AAA", "BBB")):
-        write_region_csv(data, region, load_series("2018-01-01", 24 * 60, seed=i), seed=i)
+    data = two_regions(tmp_path, days=60)
     output = tmp_path / "result.json"
     done = benchmark(
         *("--data-dir", str(data), "--regions", "AAA", "BBB", "--cells", "lstm"),
