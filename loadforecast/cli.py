@@ -138,8 +138,8 @@ def backtest(args: argparse.Namespace) -> None:
         settings = settings.model_copy(update={"train": train})
     chosen = settings.backtest
     plan = Plan(
-        args.days or chosen.days,
-        args.refit_days or chosen.refit_days,
+        chosen.days if args.days is None else args.days,
+        chosen.refit_days if args.refit_days is None else args.refit_days,
         chosen.warm_start if args.warm_start is None else args.warm_start,
     )
     table, _ = read_regions(
@@ -164,6 +164,17 @@ def promote(args: argparse.Namespace) -> None:
     tracking.mlflow.set_tracking_uri(tracking.tracking_uri(Path.cwd()))
     for line in registry.promote(args.name, args.version, args.force):
         print(line)
+
+
+def whole_days(text: str) -> int:
+    """An argparse type: a whole number of days, 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}: expected 1 day or more")
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -222,9 +233,9 @@ def parser() -> argparse.ArgumentParser:
         "readings", type=Path, help="a directory of PJM files, or the table data.path would name"
     )
     back.add_argument("--settings", type=Path, default=Path("params.yaml"))
-    back.add_argument("--days", type=int, help="days replayed (default: backtest.days)")
+    back.add_argument("--days", type=whole_days, help="days replayed (default: backtest.days)")
     back.add_argument(
-        "--refit-days", type=int, help="days between refits (default: backtest.refit_days)"
+        "--refit-days", type=whole_days, help="days between refits (default: backtest.refit_days)"
     )
     back.add_argument(
         "--warm-start",

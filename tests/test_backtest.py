@@ -160,3 +160,11 @@ def test_the_command_replays_a_settings_files_recipe_as_the_library_does(tmp_pat
     features = add_time_features(table, params.features)
     direct = backtests.replay(features, params, Plan(8, 4), tmp_path / "direct")
     assert json.loads(json.dumps(direct["issues"])) == result["issues"]
+
+
+@pytest.mark.parametrize("days", ["0", "-3", "2.5"])
+def test_the_command_refuses_days_that_are_not_whole_and_positive(days, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["backtest", str(tmp_path), "--days", days])
+    assert stopped.value.code == 2
+    assert f"argument --days: {days}" in capsys.readouterr().err.replace("'", "")
