@@ -153,7 +153,8 @@ def backtest(args: argparse.Namespace) -> None:
         write_json(tmp / "backtest.json", result)
     period = result["period"]
     print(f"backtest {period['first_day']} to {period['end']} (exclusive), sMAPE % per month:")
-    print(months.pivot(index=["issue", "month"], columns="predictor", values="smape").round(2))
+    wide = months.pivot(index=["issue", "month"], columns="predictor", values="smape")
+    print(wide.round(2).to_string())  # every predictor, however wide
     log.info("-> %s", args.output)
 
 
