@@ -134,7 +134,9 @@ def backtest(args: argparse.Namespace) -> None:
 
     settings = load_params(args.settings)
     if start := settings.train.init_from:  # a relative one from the settings file's directory
-        train = settings.train.changed(init_from=str(args.settings.parent / start))
+        train = settings.train.changed(
+            init_from=str(args.settings.parent / Path(start).expanduser())
+        )
         settings = settings.model_copy(update={"train": train})
     chosen = settings.backtest
     plan = Plan(
