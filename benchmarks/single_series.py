@@ -24,6 +24,7 @@ params.yaml's recipe, as `dvc exp run -S` does.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
@@ -161,7 +162,8 @@ def pretrain_halves(
 ) -> dict:
     """Train both cells on each half of PJM's regions (`HALVES`, one seed), on each region's
     `PRETRAIN_HOURS` before the first hour of any target of the other half, and save them in
-    `directory/half<i>/`: starts for the targets that no start has seen."""
+    `directory/half<i>/` with `pretrained.json`: starts for the targets that no start has seen.
+    A half whose `pretrained.json` has the same first target hour is reused as it is."""
     made = {}
     for i, half in enumerate(HALVES):
         others = [t for region, t in targets.items() if region not in half]
@@ -175,6 +177,11 @@ def pretrain_halves(
         frame = add_time_features(pd.concat(tables, ignore_index=True), params.features)
         windows, _ = build_windows(frame, params.window, {})
         out = directory / f"half{i}"
+        record = out / "pretrained.json"
+        if record.exists() and json.loads(record.read_text())["before"] == str(before):
+            made[f"half{i}"] = json.loads(record.read_text()) | {"reused": str(record)}
+            log.info("reused the networks of %s trained before %s", out, before)
+            continue
         out.mkdir(parents=True, exist_ok=True)
         train = params.train.changed(device=device.type)
         started = time.perf_counter()
@@ -192,6 +199,7 @@ def pretrain_halves(
             "train_windows": len(windows.split("train")),
             "seconds": round(time.perf_counter() - started, 1),
         }
+        write_json(record, made[f"half{i}"])
         log.info("pretrained on %s: %s", half, made[f"half{i}"])
     return made
 

@@ -70,6 +70,32 @@ def test_out_of_range_value_is_named():
         parse_params(raw)
 
 
+@pytest.mark.parametrize(
+    ("section", "key", "value", "says"),
+    [
+        (
+            "window",
+            "lags",
+            [24, 0],
+            r"window\.lags\[1\] = 0: input should be greater than or equal to 1",
+        ),
+        (
+            "train",
+            "quantiles",
+            [0.1, 1.0],
+            r"train\.quantiles\[1\] = 1\.0: input should be less than 1",
+        ),
+        ("train", "quantiles", [0.5, 0.1], r"train\.quantiles = \[0\.5, 0\.1\]: expected distinct"),
+        ("train", "quantiles", [], r"train\.quantiles = \[\]: expected distinct"),
+    ],
+)
+def test_a_lag_or_quantile_level_out_of_range_is_named_with_its_position(section, key, value, says):
+    raw = raw_params()
+    raw[section][key] = value
+    with pytest.raises(ConfigError, match=rf"^params\.yaml: {says}"):
+        parse_params(raw)
+
+
 def test_study_preset_restores_the_studys_configuration():
     from benchmarks.study_reference import study_params
 
