@@ -15,7 +15,6 @@ import pandas as pd
 from loadforecast.backtest import Plan, replay, write_months
 from loadforecast.errors import run_command
 from loadforecast.files import atomic_path, write_json
-from loadforecast.settings import load_params
 from stages import repo
 
 log = logging.getLogger(__name__)
@@ -27,8 +26,7 @@ def main() -> None:
     parser.add_argument("metrics", type=Path, help="output JSON: the figures per month")
     parser.add_argument("plots", type=Path, help="output directory: sMAPE per month, CSV and PNG")
     args = parser.parse_args()
-    params = load_params()
-    params = params.model_copy(update={"train": repo.starting_from(params.train)})
+    params = repo.stage_params()
     settings = params.backtest
     if not settings.enabled:
         with atomic_path(args.plots) as tmp:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from loadforecast.config import TrainParams
+from loadforecast.settings import Params, load_params
 
 # `dvc exp run --temp` and `dvc queue` run stages in <repo>/.dvc/tmp/exps/<tmpdir>/.
 _EXPERIMENT_COPY = (".dvc", "tmp", "exps")
@@ -33,12 +33,14 @@ def user_repo_root(cwd: Path | None = None) -> Path:
     return path
 
 
-def starting_from(train: TrainParams) -> TrainParams:
-    """`train` (params.yaml's section) with a relative `init_from` taken from the user's
-    repository root, as a relative data path is."""
-    if not train.init_from:
-        return train
-    return train.changed(init_from=str(user_repo_root() / Path(train.init_from).expanduser()))
+def stage_params() -> Params:
+    """params.yaml, a relative `train.init_from` taken from the user's repository root, as a
+    relative data path is."""
+    params = load_params()
+    if not params.train.init_from:
+        return params
+    start = user_repo_root() / Path(params.train.init_from).expanduser()
+    return params.model_copy(update={"train": params.train.changed(init_from=str(start))})
 
 
 def git_commit(cwd: Path) -> str | None:

@@ -26,7 +26,7 @@ from loadforecast.forecaster import Forecaster, Recipe
 from loadforecast.model import CELLS, select_device
 from loadforecast.readings import recent_readings
 from loadforecast.seeds import TrainedSeed, train_seeds, trained_forecaster, val_smape
-from loadforecast.settings import Params, load_params
+from loadforecast.settings import Params
 from loadforecast.training import (
     best_record,
     check_coverage,
@@ -74,8 +74,7 @@ def main() -> None:
     parser.add_argument("seeds", type=Path, help="output JSON: final figures per seed")
     parser.add_argument("history", type=Path, help="output directory: epoch records per seed")
     args = parser.parse_args()
-    params = load_params()
-    params = params.model_copy(update={"train": repo.starting_from(params.train)})
+    params = repo.stage_params()
     windows = load_windows(args.windows)
     check_coverage(params.train, windows.spec)  # before any process or MLflow run is started
     if params.train.processes > 1 and not distributed.launched():
