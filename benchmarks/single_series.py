@@ -163,25 +163,26 @@ def pretrain_halves(
     """Train both cells on each half of PJM's regions (`HALVES`, one seed), on each region's
     `PRETRAIN_HOURS` before the first hour of any target of the other half, and save them in
     `directory/half<i>/` with `pretrained.json`: starts for the targets that no start has seen.
-    A half whose `pretrained.json` has the same first target hour is reused as it is."""
+    A half whose `pretrained.json` names the same regions and first target hour is reused."""
     made = {}
     for i, half in enumerate(HALVES):
         others = [t for region, t in targets.items() if region not in half]
         if not others:
             continue
         before = min(t["timestamp"].min() for t in others)
+        out = directory / f"half{i}"
+        record = out / "pretrained.json"
+        kept = json.loads(record.read_text()) if record.exists() else {}
+        if (kept.get("before"), kept.get("regions")) == (str(before), list(half)):
+            made[f"half{i}"] = kept | {"reused": str(record)}
+            log.info("reused the networks of %s trained before %s", out, before)
+            continue
         tables = []
         for region in half:
             table = pjm_table(region, params)
             tables.append(table[table["timestamp"] < before].tail(PRETRAIN_HOURS))
         frame = add_time_features(pd.concat(tables, ignore_index=True), params.features)
         windows, _ = build_windows(frame, params.window, {})
-        out = directory / f"half{i}"
-        record = out / "pretrained.json"
-        if record.exists() and json.loads(record.read_text())["before"] == str(before):
-            made[f"half{i}"] = json.loads(record.read_text()) | {"reused": str(record)}
-            log.info("reused the networks of %s trained before %s", out, before)
-            continue
         out.mkdir(parents=True, exist_ok=True)
         train = params.train.changed(device=device.type)
         started = time.perf_counter()

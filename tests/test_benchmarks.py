@@ -7,7 +7,9 @@ import json
 import math
 import sys
 
+import pandas as pd
 import pytest
+import torch
 
 from benchmarks.training import command_line, epoch_timing, spread
 from tests import REPO
@@ -170,6 +172,31 @@ def test_single_series_changes_the_recipe_as_dvc_exp_run_does():
         with_changes(params, ["seeds=[1]"])
     with pytest.raises(ValueError, match="hidden_size"):  # validated as params.yaml is
         with_changes(params, ["train.hidden_size=-1"])
+
+
+def test_single_series_reuses_a_half_pretrained_for_the_same_regions_and_hour(
+    tmp_path, monkeypatch
+):
+    from benchmarks import single_series
+    from loadforecast.settings import load_params
+
+    def read(region, params):
+        raise LookupError(f"would train on {region}")
+
+    monkeypatch.setattr(single_series, "pjm_table", read)
+    params = load_params(REPO / "params.yaml")
+    targets = {
+        "NI": pd.DataFrame({"timestamp": pd.date_range("2010-01-01 01:00", periods=3, freq="h")})
+    }
+    half = tmp_path / "half0"
+    half.mkdir()
+    record = {"regions": list(single_series.HALVES[0]), "before": "2010-01-01 01:00:00"}
+    (half / "pretrained.json").write_text(json.dumps(record))
+    made = single_series.pretrain_halves(targets, params, 42, torch.device("cpu"), tmp_path)
+    assert made == {"half0": record | {"reused": str(half / "pretrained.json")}}
+    (half / "pretrained.json").write_text(json.dumps(record | {"before": "2009-01-01 01:00:00"}))
+    with pytest.raises(LookupError, match="would train on AEP"):
+        single_series.pretrain_halves(targets, params, 42, torch.device("cpu"), tmp_path)
 
 
 def test_a_users_generated_table_is_read_back_in_its_own_zone(tmp_path):
