@@ -132,12 +132,7 @@ def backtest(args: argparse.Namespace) -> None:
     from loadforecast.files import write_json
     from loadforecast.settings import load_params
 
-    settings = load_params(args.settings)
-    if start := settings.train.init_from:  # a relative one from the settings file's directory
-        train = settings.train.changed(
-            init_from=str(args.settings.parent / Path(start).expanduser())
-        )
-        settings = settings.model_copy(update={"train": train})
+    settings = load_params(args.settings).starting_in(args.settings.parent)
     chosen = settings.backtest
     plan = Plan(
         chosen.days if args.days is None else args.days,

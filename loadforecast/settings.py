@@ -81,6 +81,13 @@ class Params(Section):
     evaluate: EvaluateParams
     backtest: BacktestParams
 
+    def starting_in(self, base: Path) -> Params:
+        """These settings with a relative `train.init_from` (or one under ~) taken from `base`."""
+        if not self.train.init_from:
+            return self
+        start = base / Path(self.train.init_from).expanduser()
+        return self.model_copy(update={"train": self.train.changed(init_from=str(start))})
+
     @model_validator(mode="after")
     def _degree_hours_of_known_covariates(self) -> Params:
         try:

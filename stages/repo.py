@@ -36,11 +36,7 @@ def user_repo_root(cwd: Path | None = None) -> Path:
 def stage_params() -> Params:
     """params.yaml, a relative `train.init_from` taken from the user's repository root, as a
     relative data path is."""
-    params = load_params()
-    if not params.train.init_from:
-        return params
-    start = user_repo_root() / Path(params.train.init_from).expanduser()
-    return params.model_copy(update={"train": params.train.changed(init_from=str(start))})
+    return load_params().starting_in(user_repo_root())
 
 
 def git_commit(cwd: Path) -> str | None:

@@ -200,8 +200,6 @@ def test_single_series_reuses_a_half_pretrained_for_the_same_regions_and_hour(
 
 
 def test_a_users_generated_table_is_read_back_in_its_own_zone(tmp_path):
-    import pandas as pd
-
     from benchmarks.small_data import feeder, users_table
     from loadforecast.config import ColumnsParams, ReadingsParams
     from loadforecast.data import read_regions
