@@ -245,6 +245,53 @@ def utility_runs(params: Params, seeds, device, names: list[str]) -> dict:
     return runs
 
 
+HORIZONS = {"one hour": "test_smape", "23:00": "dayahead_smape", "10:00": "nextday_smape"}
+
+
+def chosen_cells(run: dict) -> dict[str, dict]:
+    """Per horizon, the cell whose seeds' averaged forecast is better on that horizon's validation
+    figure, with its test sMAPE and the better fitted baseline's (least squares or gradient
+    boosting) on test: what docs/results.md tabulates."""
+    chosen = {}
+    for horizon, key in HORIZONS.items():
+        if horizon == "one hour":
+            val = {c: run["validation_smape"][c]["val_smape"] for c in ("gru", "lstm")}
+        else:
+            val = {c: run["validation_day_ahead"][key][f"{c}_ensemble"] for c in ("gru", "lstm")}
+        cell = min(val, key=val.get)
+        test = run[key]
+        baseline = min(("linear", "gradient_boosting"), key=test.get)
+        chosen[horizon] = {
+            "cell": cell,
+            "smape": test[f"{cell}_ensemble"],
+            "baseline": baseline,
+            "baseline_smape": test[baseline],
+        }
+    return chosen
+
+
+def print_table(files: list[Path]) -> None:
+    """The PJM regions of result files, a line each: `chosen_cells` and the P10-P90 coverage."""
+    wins = dict.fromkeys(HORIZONS, 0)
+    for path in files:
+        runs = json.loads(path.read_text())["pjm"]
+        for region, run in runs.items():
+            if region == "pretrained":
+                continue
+            figures = []
+            for horizon, c in chosen_cells(run).items():
+                wins[horizon] += c["smape"] < c["baseline_smape"]
+                figures.append(
+                    f"{c['cell']} {c['smape']:.3f} / {c['baseline']} {c['baseline_smape']:.3f}"
+                )
+            coverage = run["coverage_p10_p90"]
+            print(
+                f"{region}: " + "; ".join(figures),
+                f"; coverage {coverage['gru_ensemble']:.1f} / {coverage['lstm_ensemble']:.1f}%",
+            )
+    print("the cell ahead of both fitted baselines:", wins)
+
+
 def with_changes(params: Params, changes: list[str]) -> Params:
     """`params` with each `section.key=value` (a YAML value) changed, validated as params.yaml."""
     for change in changes:
@@ -284,8 +331,16 @@ def main() -> None:
         metavar="SECTION.KEY=VALUE",
         help="as dvc exp run -S",
     )
-    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--output", type=Path)
+    parser.add_argument(
+        "--table", type=Path, nargs="+", metavar="FILE", help="print the PJM table of result files"
+    )
     args = parser.parse_args()
+    if args.table:
+        print_table(args.table)
+        return
+    if args.output is None:
+        parser.error("--output is required, unless --table")
     params = with_changes(load_params(), args.set)
     device = select_device(args.device)
     seeds = args.seeds or params.seeds

@@ -199,6 +199,28 @@ def test_single_series_reuses_a_half_pretrained_for_the_same_regions_and_hour(
         single_series.pretrain_halves(targets, params, 42, torch.device("cpu"), tmp_path)
 
 
+def test_single_series_table_chooses_each_horizons_cell_on_validation_not_test():
+    from benchmarks.single_series import chosen_cells
+
+    def scores(gru, lstm, linear=5.0, boosting=4.0):
+        return {"gru_ensemble": gru, "lstm_ensemble": lstm, "linear": linear,
+                "gradient_boosting": boosting}  # fmt: skip
+
+    run = {
+        "validation_smape": {"gru": {"val_smape": 0.9}, "lstm": {"val_smape": 0.8}},
+        "validation_day_ahead": {"dayahead_smape": scores(3.0, 3.5), "nextday_smape": scores(6, 5)},
+        "test_smape": scores(0.7, 0.9, linear=0.8),  # the GRU better on test, the LSTM chosen
+        "dayahead_smape": scores(4.5, 3.0),
+        "nextday_smape": scores(3.9, 4.1),
+    }
+    chosen = chosen_cells(run)
+    assert [(c["cell"], c["smape"], c["baseline"]) for c in chosen.values()] == [
+        ("lstm", 0.9, "linear"),
+        ("gru", 4.5, "gradient_boosting"),
+        ("lstm", 4.1, "gradient_boosting"),
+    ]
+
+
 def test_a_users_generated_table_is_read_back_in_its_own_zone(tmp_path):
     from benchmarks.small_data import feeder, users_table
     from loadforecast.config import ColumnsParams, ReadingsParams
