@@ -7,6 +7,7 @@ import json
 import math
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -242,3 +243,16 @@ def test_a_users_generated_table_is_read_back_in_its_own_zone(tmp_path):
     filled = back.index == pd.Timestamp("2023-03-26 01:00")
     assert report["EW"]["hours_filled"] == 1 and filled.sum() == 1
     pd.testing.assert_series_equal(back[~filled], local[~filled], check_names=False)
+
+
+def test_coverage_blocks_pool_every_forecast_of_each_run_of_calendar_days():
+    from benchmarks.coverage_blocks import block_coverages
+
+    days = np.repeat(np.arange("2026-01-01", "2026-01-06", dtype="datetime64[D]"), 2)
+    covered = np.array([1.0, 0.5, 1.0, 0.5, 0.0, 0.0, 1.0, 0.5, 1.0, 0.5])
+    blocks = block_coverages(days, covered, block_days=2)
+    np.testing.assert_allclose(blocks, [75.0, 37.5, 37.5, 75.0])
+    # a day without forecasts leaves each block to the days that have them
+    kept = days != np.datetime64("2026-01-03")
+    np.testing.assert_allclose(block_coverages(days[kept], covered[kept], 5), [75.0])
+    assert block_coverages(days, covered, 6).size == 0  # shorter than one block
