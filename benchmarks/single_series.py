@@ -271,8 +271,10 @@ def chosen_cells(run: dict) -> dict[str, dict]:
 
 
 def print_table(files: list[Path]) -> None:
-    """The PJM regions of result files, a line each: `chosen_cells` and the P10-P90 coverage."""
+    """The PJM regions of result files, a line each: `chosen_cells` and the P10-P90 coverage;
+    then the regions each horizon's cell wins, and each cell's coverage over the regions."""
     wins = dict.fromkeys(HORIZONS, 0)
+    coverages: dict[str, list[float]] = {"gru": [], "lstm": []}
     for path in files:
         runs = json.loads(path.read_text())["pjm"]
         for region, run in runs.items():
@@ -285,11 +287,19 @@ def print_table(files: list[Path]) -> None:
                     f"{c['cell']} {c['smape']:.3f} / {c['baseline']} {c['baseline_smape']:.3f}"
                 )
             coverage = run["coverage_p10_p90"]
+            for cell, values in coverages.items():
+                values.append(coverage[f"{cell}_ensemble"])
             print(
                 f"{region}: " + "; ".join(figures),
                 f"; coverage {coverage['gru_ensemble']:.1f} / {coverage['lstm_ensemble']:.1f}%",
             )
     print("the cell ahead of both fitted baselines:", wins)
+    print(
+        "coverage over the regions, mean (lowest-highest):",
+        "; ".join(
+            f"{c} {np.mean(v):.1f}% ({min(v):.1f}-{max(v):.1f})" for c, v in coverages.items()
+        ),
+    )
 
 
 def with_changes(params: Params, changes: list[str]) -> Params:

@@ -200,8 +200,8 @@ def test_single_series_reuses_a_half_pretrained_for_the_same_regions_and_hour(
         single_series.pretrain_halves(targets, params, 42, torch.device("cpu"), tmp_path)
 
 
-def test_single_series_table_chooses_each_horizons_cell_on_validation_not_test():
-    from benchmarks.single_series import chosen_cells
+def test_single_series_table_chooses_each_horizons_cell_on_validation_not_test(tmp_path, capsys):
+    from benchmarks.single_series import chosen_cells, print_table
 
     def scores(gru, lstm, linear=5.0, boosting=4.0):
         return {"gru_ensemble": gru, "lstm_ensemble": lstm, "linear": linear,
@@ -220,6 +220,19 @@ def test_single_series_table_chooses_each_horizons_cell_on_validation_not_test()
         ("gru", 4.5, "gradient_boosting"),
         ("lstm", 4.1, "gradient_boosting"),
     ]
+
+    # the table counts each horizon's wins and sums up each cell's coverage over the regions
+    other = run | {
+        "dayahead_smape": scores(3.5, 3.0),  # the chosen GRU ahead of gradient boosting's 4.0
+        "coverage_p10_p90": {"gru_ensemble": 70.0, "lstm_ensemble": 90.0},
+    }
+    run["coverage_p10_p90"] = {"gru_ensemble": 80.0, "lstm_ensemble": 85.0}
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"pjm": {"A": run, "B": other}}))
+    print_table([results])
+    *_, wins, coverage = capsys.readouterr().out.splitlines()
+    assert wins.endswith("{'one hour': 0, '23:00': 1, '10:00': 0}")
+    assert coverage.endswith("gru 75.0% (70.0-80.0); lstm 87.5% (85.0-90.0)")
 
 
 def test_a_users_generated_table_is_read_back_in_its_own_zone(tmp_path):
