@@ -23,11 +23,11 @@ import torch
 
 from benchmarks.epochs import cpu_flags
 from loadforecast.dayahead import ISSUES, issue_origins
-from loadforecast.errors import run_command
+from loadforecast.errors import LoadForecastError, run_command
 from loadforecast.files import write_json
 from loadforecast.forecaster import Forecaster
 from loadforecast.scaling import LOAD_COLUMN
-from loadforecast.windows import Windows, load_windows
+from loadforecast.windows import META_FILE, Windows, load_windows
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +75,18 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=Path("."), help="repository with a run")
     parser.add_argument("--output", type=Path, required=True, help="output JSON")
     args = parser.parse_args()
-    windows = load_windows(args.root / "data" / "windows")
+    if args.days < 1:
+        parser.error(f"--days {args.days}: expected 1 or more")
+    windows_dir, models = args.root / "data" / "windows", args.root / "data" / "models"
+    paths = sorted(models.glob("*.pt"))
+    if not (windows_dir / META_FILE).exists() or not paths:
+        raise LoadForecastError(
+            f"{args.root}: no full run's outputs ({windows_dir} and {models}/*.pt); "
+            "run dvc repro there first"
+        )
+    windows = load_windows(windows_dir)
     results: dict = {}
-    for path in sorted((args.root / "data" / "models").glob("*.pt")):
+    for path in paths:
         forecaster = Forecaster.load(path)
         for region, (days, covered) in daily_coverage(forecaster, windows).items():
             blocks = block_coverages(days, covered, args.days)

@@ -269,3 +269,22 @@ def test_coverage_blocks_pool_every_forecast_of_each_run_of_calendar_days():
     kept = days != np.datetime64("2026-01-03")
     np.testing.assert_allclose(block_coverages(days[kept], covered[kept], 5), [75.0])
     assert block_coverages(days, covered, 6).size == 0  # shorter than one block
+
+
+@pytest.mark.slow  # a benchmark command end to end, in a process of its own
+@pytest.mark.parametrize(
+    ("days", "status", "message"),
+    [(36, 1, "no full run's outputs"), (0, 2, "--days 0: expected 1 or more")],
+)
+def test_coverage_blocks_without_a_run_says_so_and_writes_nothing(tmp_path, days, status, message):
+    import subprocess
+
+    output = tmp_path / "blocks.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.coverage_blocks", "--days", str(days),
+         "--root", str(tmp_path), "--output", str(output)],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == status
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert not output.exists()
